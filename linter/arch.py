@@ -1,0 +1,28 @@
+"""Architecture knowledge that sub-model boundaries cannot give: language-side modules that only run
+when an image is present. One entry per model_type; each is backed by a gradient test
+(tests/test_gradient.py), which trains the real architecture on text and checks what got gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def _mllama_image_only(config: dict, language_prefixes: Iterable[str], names: Iterable[str]) -> set[str]:
+    # MllamaTextModel.forward skips its cross-attention decoder layers (`cross_attention_layers`)
+    # entirely when there are no cross_attention_states: the whole layer, cross_attn and mlp alike.
+    text_config = config.get("text_config") or {}
+    layers = text_config.get("cross_attention_layers") or []
+    prefixes = tuple(f"{lang}.layers.{i}." for lang in language_prefixes for i in layers)
+    return {name for name in names if name.startswith(prefixes)}
+
+
+# model_type -> function(config dict, language component prefixes, module names) -> image-only names
+IMAGE_ONLY_LANGUAGE_MODULES = {
+    "mllama": _mllama_image_only,
+}
+
+
+def image_only_modules(model_type: str, config: dict, language_prefixes: Iterable[str], names: Iterable[str]) -> set[str]:
+    rule = IMAGE_ONLY_LANGUAGE_MODULES.get(model_type)
+    return rule(config, list(language_prefixes), names) if rule else set()

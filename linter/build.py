@@ -1,0 +1,260 @@
+"""The cold path: build a model on the meta device and record its module tree.
+
+Only this module imports torch and transformers, and only inside functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from . import arch
+from .inventory import (
+    CONV1D,
+    CONV1D_HF,
+    CONV2D,
+    CONV3D,
+    EMBEDDING,
+    LINEAR,
+    MHA,
+    OTHER,
+    Inventory,
+    Module,
+    config_sha256,
+)
+
+
+class BuildError(Exception):
+    """The model could not be built from its config (a clear, user-facing reason)."""
+
+
+# Which sub-config names a sub-model boundary by (`vision_config` -> vision ...). A sub-model whose
+# config is none of these (a Q-Former, an Omni talker) is not language, so it counts as projector.
+def _component_of_subconfig(key: str) -> str | None:
+    key = key.lower()
+    if "vision" in key or "visual" in key:
+        return "vision"
+    if "audio" in key or "speech" in key:
+        return "audio"
+    if key == "text_config":
+        return "language"
+    return None
+
+
+def _module_kind(module, torch, conv1d_hf_cls) -> tuple[str, tuple[int, ...]]:
+    # Order mirrors peft.tuners.lora.layer.dispatch_default.
+    nn = torch.nn
+    if isinstance(module, nn.Embedding):
+        return EMBEDDING, (module.num_embeddings, module.embedding_dim)
+    for cls, kind in ((nn.Conv2d, CONV2D), (nn.Conv3d, CONV3D), (nn.Conv1d, CONV1D)):
+        if isinstance(module, cls):
+            return kind, (module.in_channels, module.out_channels, *module.kernel_size, module.groups)
+    if isinstance(module, nn.MultiheadAttention):
+        return MHA, (module.embed_dim, module.out_proj.out_features)
+    if isinstance(module, nn.Linear):
+        return LINEAR, (module.in_features, module.out_features)
+    if conv1d_hf_cls is not None and isinstance(module, conv1d_hf_cls):
+        in_features, out_features = module.weight.shape
+        return CONV1D_HF, (in_features, out_features)
+    return OTHER, ()
+
+
+def _import_stack():
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:  # pragma: no cover - exercised in the no-torch subprocess test
+        raise BuildError(
+            f"building a new model inventory needs torch and transformers ({exc.name} is not installed); "
+            "install `loralint[torch]`, or use a bundled model or an inventory file made by `loralint inventory`"
+        ) from None
+    return torch, transformers
+
+
+def make_config(config_dict: dict):
+    """A transformers config object from a plain dict, never trusting remote code."""
+    _, transformers = _import_stack()
+    from transformers import CONFIG_MAPPING
+
+    model_type = config_dict.get("model_type")
+    if model_type not in CONFIG_MAPPING:
+        raise BuildError(
+            f"model_type {model_type!r} is not known to transformers {transformers.__version__}"
+        )
+    config_cls = CONFIG_MAPPING[model_type]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return config_cls.from_dict(dict(config_dict))
+    except Exception as exc:  # transformers raises many kinds on bad configs
+        raise BuildError(f"transformers rejected the config: {type(exc).__name__}: {exc}") from None
+
+
+def resolve_model_class(config, class_request: str | None):
+    """The class a script would get: a named class, an Auto class's mapping, or the config's default."""
+    _, transformers = _import_stack()
+    from transformers.models.auto.auto_factory import _get_model_class
+
+    def from_auto(auto_name: str):
+        auto_cls = getattr(transformers, auto_name, None)
+        mapping = getattr(auto_cls, "_model_mapping", None)
+        if mapping is None:
+            raise BuildError(f"{auto_name} is not a transformers auto class")
+        try:
+            return _get_model_class(config, mapping)
+        except (KeyError, ValueError):
+            return None
+
+    if class_request:
+        if class_request.startswith("AutoModel"):
+            cls = from_auto(class_request)
+            if cls is None:
+                raise BuildError(f"{class_request} has no class for model_type {config.model_type!r}")
+            return cls
+        cls = getattr(transformers, class_request, None)
+        if not isinstance(cls, type) or not hasattr(cls, "_from_config"):
+            raise BuildError(f"{class_request} is not a model class of transformers {transformers.__version__}")
+        return cls
+    for name in config.architectures or []:
+        cls = getattr(transformers, name, None)
+        if isinstance(cls, type) and hasattr(cls, "_from_config"):
+            return cls
+    for auto_name in ("AutoModelForImageTextToText", "AutoModelForCausalLM"):
+        cls = from_auto(auto_name)
+        if cls is not None:
+            return cls
+    raise BuildError(f"no transformers model class loads model_type {config.model_type!r}")
+
+
+def _subconfig_labels(parent_config) -> list[tuple[object, str | None]]:
+    """(sub-config object, component it names) for each sub-config the parent declares."""
+    labels = []
+    for key in getattr(parent_config, "sub_configs", {}) or {}:
+        sub = getattr(parent_config, key, None)
+        if sub is not None:
+            labels.append((sub, _component_of_subconfig(key)))
+    return labels
+
+
+def _label_for(sub_config, parent_config, cache: dict) -> tuple[bool, str | None]:
+    """(is a sub-model boundary, its component) for a sub-model's config under its parent's config."""
+    if sub_config is parent_config:
+        return False, None
+    entries = cache.get(id(parent_config))
+    if entries is None:
+        entries = [(sub, sub.to_dict(), label) for sub, label in _subconfig_labels(parent_config)]
+        cache[id(parent_config)] = entries
+    for sub, _, label in entries:
+        if sub is sub_config:
+            return True, label
+    # Some models deep-copy the sub-config when building the sub-model.
+    sub_dict = sub_config.to_dict()
+    for _, as_dict, label in entries:
+        if as_dict == sub_dict:
+            return True, label
+    return False, None
+
+
+def inventory_from_model(model, config_dict: dict) -> Inventory:
+    """Walk `named_modules()` (PEFT's own order and de-duplication) and assign components."""
+    torch, transformers = _import_stack()
+    from transformers import PreTrainedModel
+
+    try:
+        from transformers.pytorch_utils import Conv1D as conv1d_hf_cls
+    except ImportError:  # pragma: no cover
+        conv1d_hf_cls = None
+
+    named = list(model.named_modules())
+    output_embedding = None
+    out_emb = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if out_emb is not None:
+        output_embedding = next((n for n, m in named if m is out_emb), None)
+
+    multimodal = any(label in ("vision", "audio") for label in _walk_subconfig_labels(model.config))
+
+    # Sub-model boundaries: the nearest PreTrainedModel ancestor decides the component.
+    label_of_prefix: dict[str, str | None] = {"": None}
+    pretrained_config_of: dict[str, object] = {"": model.config}
+    cache: dict = {}
+    for name, module in named:
+        if not name or not isinstance(module, PreTrainedModel):
+            continue
+        parent = _nearest_prefix(name, pretrained_config_of)
+        is_boundary, label = _label_for(module.config, pretrained_config_of[parent], cache)
+        pretrained_config_of[name] = module.config
+        label_of_prefix[name] = label if is_boundary else label_of_prefix[parent]
+
+    # Parameter counts, children before parents (named_modules is pre-order).
+    own = {name: sum(p.numel() for p in m.parameters(recurse=False)) for name, m in named}
+    total = dict(own)
+    for name, _ in reversed(named):
+        if name:
+            parent = name.rpartition(".")[0]
+            if parent in total:
+                total[parent] += total[name]
+
+    modules = []
+    for name, module in named:
+        if not name:
+            continue
+        kind, dims = _module_kind(module, torch, conv1d_hf_cls)
+        if name == output_embedding:
+            component = "head"
+        else:
+            component = label_of_prefix[_nearest_prefix(name, label_of_prefix, inclusive=True)]
+            if component is None:
+                component = "projector" if multimodal else "language"
+        modules.append(Module(name, type(module).__name__, kind, component, dims, total.get(name, 0)))
+
+    inv = Inventory(
+        model_type=model.config.model_type,
+        model_class=type(model).__name__,
+        transformers_version=transformers.__version__,
+        config_sha256=config_sha256(config_dict),
+        multimodal=multimodal,
+        output_embedding=output_embedding,
+        modules=modules,
+    )
+    names = [m.name for m in modules]
+    inv.image_only = frozenset(
+        arch.image_only_modules(inv.model_type, config_dict, inv.language_prefixes(), names)
+    )
+    return inv
+
+
+def _walk_subconfig_labels(config, depth: int = 0):
+    if depth > 4:
+        return
+    for sub, label in _subconfig_labels(config):
+        yield label
+        yield from _walk_subconfig_labels(sub, depth + 1)
+
+
+def _nearest_prefix(name: str, prefixes: dict, inclusive: bool = False) -> str:
+    candidate = name if inclusive else name.rpartition(".")[0]
+    while candidate and candidate not in prefixes:
+        candidate = candidate.rpartition(".")[0]
+    return candidate if candidate in prefixes else ""
+
+
+def build_meta_model(config_dict: dict, class_request: str | None):
+    """The empty-weight model exactly as `cls._from_config(config)` makes it, on the meta device."""
+    torch, _ = _import_stack()
+    config = make_config(config_dict)
+    cls = resolve_model_class(config, class_request)
+    # transformers logs loudly about meta devices and unused kwargs; none of it is the user's concern here.
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), torch.device("meta"):
+            warnings.simplefilter("ignore")
+            return cls._from_config(config)
+    except BuildError:
+        raise
+    except Exception as exc:
+        raise BuildError(f"{cls.__name__} could not be built from this config: {type(exc).__name__}: {exc}") from None
+
+
+def build_inventory(config_dict: dict, class_request: str | None) -> Inventory:
+    model = build_meta_model(config_dict, class_request)
+    return inventory_from_model(model, config_dict)

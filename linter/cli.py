@@ -1,0 +1,188 @@
+"""Command line: `loralint report`, `loralint inventory`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _split_list(value: str | None):
+    """`--target-modules`: `all-linear`, a comma list, or (with --regex) one regular expression."""
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise UsageError("--target-modules is empty")
+    return items
+
+
+def _find_adapter_configs(path: Path) -> list[Path]:
+    from .frontends.peft_adapter import ADAPTER_CONFIG_NAME
+
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such file or directory")
+    found = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if ADAPTER_CONFIG_NAME in files:
+            found.append(Path(root) / ADAPTER_CONFIG_NAME)
+    return found
+
+
+def _cli_site(args):
+    from .matching import LoraSpec
+    from .site import Site
+
+    if args.target_regex is not None:
+        targets = args.target_regex
+    else:
+        targets = _split_list(args.target_modules)
+        if targets and len(targets) == 1 and targets[0].lower() == "all-linear":
+            targets = targets[0]
+    spec = LoraSpec(
+        target_modules=targets,
+        exclude_modules=_split_list(args.exclude_modules),
+        layers_to_transform=[int(x) for x in _split_list(args.layers_to_transform)] if args.layers_to_transform else None,
+        modules_to_save=_split_list(args.modules_to_save),
+        r=args.r,
+        use_dora=args.use_dora,
+    )
+    return Site(file=None, line=None, framework="cli", model_ref=args.model, lora=spec,
+                model_class=args.model_class, modality=args.modality or "unknown")
+
+
+def cmd_report(args) -> int:
+    from .frontends.peft_adapter import FrontEndError, read_adapter_config
+    from .report import analyze, render_markdown, render_table, report_json
+    from .resolve import Resolver
+    from .site import Site
+    from .matching import LoraSpec
+
+    resolver = Resolver(offline=args.offline)
+    sites = []
+    if args.paths:
+        for raw in args.paths:
+            configs = _find_adapter_configs(Path(raw))
+            if not configs:
+                print(f"loralint: {raw}: no adapter_config.json found", file=sys.stderr)
+            for config_path in configs:
+                try:
+                    found = read_adapter_config(config_path)
+                except FrontEndError as exc:
+                    site = Site(file=str(config_path), line=exc.line, framework="peft", model_ref=None, lora=LoraSpec())
+                    site.error = f"{config_path}:{exc.line}:{exc.column}: {exc}"
+                    found = [site]
+                for site in found:
+                    if args.modality:
+                        site.modality = args.modality
+                    if args.model_class:
+                        site.model_class = args.model_class
+                sites.extend(found)
+    elif args.model:
+        sites.append(_cli_site(args))
+    else:
+        raise UsageError("give an adapter_config.json (or a directory of them), or --model REF")
+
+    analyses = [analyze(site, resolver, model_override=args.model if args.paths else None) for site in sites]
+    report = report_json(analyses)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(report))
+    else:
+        sys.stdout.write(render_table(report))
+    failed = False
+    for analysis, site in zip(analyses, report["sites"]):
+        if analysis.unresolved:
+            where = f"{site['file']}:{site['line']}: " if site["file"] else ""
+            print(f"loralint: {where}cannot resolve model {site['model']['ref']!r}: {analysis.unresolved}", file=sys.stderr)
+            failed = True
+        elif site["error"]:
+            failed = True
+    return EXIT_FINDINGS if failed or not sites else EXIT_OK
+
+
+def cmd_inventory(args) -> int:
+    from .inventory import write_json_atomic
+    from .resolve import Resolver, Unresolved
+
+    resolver = Resolver(offline=args.offline)
+    try:
+        model, inv = resolver.inventory(args.ref, args.model_class)
+    except Unresolved as exc:
+        print(f"loralint: cannot resolve model {args.ref!r}: {exc}", file=sys.stderr)
+        return EXIT_FINDINGS
+    data = inv.to_json()
+    if args.output:
+        write_json_atomic(Path(args.output), data)
+        print(f"wrote {args.output}: {inv.model_class} ({len(inv.modules)} modules, from {inv.source})", file=sys.stderr)
+    else:
+        sys.stdout.write(json.dumps(data) + "\n")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loralint", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"loralint {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    report = sub.add_parser("report", help="show where a LoRA config's adapters sit, per component")
+    report.add_argument("paths", nargs="*", help="adapter_config.json files or directories holding them")
+    report.add_argument("--model", help="base model: hub id, local directory, or inventory file (overrides the file's)")
+    report.add_argument("--model-class", help="transformers class the model is loaded with (default: the config's)")
+    report.add_argument("--target-modules", help="comma list of module names, or all-linear")
+    report.add_argument("--target-regex", help="target_modules as one regular expression (re.fullmatch)")
+    report.add_argument("--exclude-modules", help="comma list of module names to exclude")
+    report.add_argument("--layers-to-transform", help="comma list of layer indices")
+    report.add_argument("--modules-to-save", help="comma list of modules trained in full")
+    report.add_argument("-r", "--rank", dest="r", type=int, default=8, help="LoRA rank (default 8)")
+    report.add_argument("--use-dora", action="store_true")
+    report.add_argument("--modality", choices=["text", "multimodal"], help="declare the training data's modality")
+    report.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    report.add_argument("--offline", action="store_true", help="never download a config.json")
+    report.set_defaults(func=cmd_report)
+
+    inventory = sub.add_parser("inventory", help="write a model's module inventory (for private models in CI)")
+    inventory.add_argument("ref", help="hub id, local directory with config.json, or config.json")
+    inventory.add_argument("-o", "--output", help="file to write (default: stdout)")
+    inventory.add_argument("--model-class", help="transformers class the model is loaded with")
+    inventory.add_argument("--offline", action="store_true")
+    inventory.set_defaults(func=cmd_inventory)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"loralint: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        print(f"loralint: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

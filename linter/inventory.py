@@ -1,0 +1,138 @@
+"""A model's module tree as plain data: what the matcher needs, with no torch in sight.
+
+An inventory is built once per (config, model class, transformers version) on the meta device
+(see `build.py`), then read from JSON on every warm run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Bump when the stored shape or the way components are assigned changes: old caches are ignored.
+SCHEMA_VERSION = 2
+
+# Module kinds, as PEFT's LoRA dispatcher sees them (peft/tuners/lora/layer.py: dispatch_default).
+LINEAR = "linear"  # torch.nn.Linear and subclasses
+CONV1D_HF = "conv1d_hf"  # transformers.pytorch_utils.Conv1D (GPT-2 style, fan_in_fan_out)
+EMBEDDING = "embedding"
+CONV1D = "conv1d"
+CONV2D = "conv2d"
+CONV3D = "conv3d"
+MHA = "mha"  # torch.nn.MultiheadAttention
+OTHER = "other"  # anything LoRA cannot wrap
+
+LORA_WRAPPABLE = {LINEAR, CONV1D_HF, EMBEDDING, CONV1D, CONV2D, CONV3D, MHA}
+ALL_LINEAR_KINDS = {LINEAR, CONV1D_HF}
+
+COMPONENTS = ("language", "vision", "audio", "projector", "head")
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    cls: str
+    kind: str
+    component: str
+    # linear: (in, out); embedding: (num, dim); conv: (in, out, *kernel, groups); mha: (embed_dim, out_embed_dim)
+    dims: tuple[int, ...]
+    numel: int  # parameters held by the module and its children (for modules_to_save copies)
+
+
+@dataclass
+class Inventory:
+    model_type: str
+    model_class: str
+    transformers_version: str
+    config_sha256: str
+    multimodal: bool
+    output_embedding: str | None
+    modules: list[Module]
+    # Names of language-side modules that only run on image input (architecture table, see arch.py).
+    image_only: frozenset[str] = field(default_factory=frozenset)
+    source: str = ""  # where this inventory came from: bundled, cache, built, file
+
+    def to_json(self) -> dict:
+        return {
+            "schema": SCHEMA_VERSION,
+            "model_type": self.model_type,
+            "model_class": self.model_class,
+            "transformers_version": self.transformers_version,
+            "config_sha256": self.config_sha256,
+            "multimodal": self.multimodal,
+            "output_embedding": self.output_embedding,
+            "image_only": sorted(self.image_only),
+            "modules": [[m.name, m.cls, m.kind, m.component, list(m.dims), m.numel] for m in self.modules],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, source: str = "") -> "Inventory":
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"not a loralint inventory of schema {SCHEMA_VERSION}")
+        modules = [Module(n, c, k, comp, tuple(d), numel) for n, c, k, comp, d, numel in data["modules"]]
+        return cls(
+            model_type=data["model_type"],
+            model_class=data["model_class"],
+            transformers_version=data["transformers_version"],
+            config_sha256=data["config_sha256"],
+            multimodal=data["multimodal"],
+            output_embedding=data["output_embedding"],
+            modules=modules,
+            image_only=frozenset(data.get("image_only", ())),
+            source=source,
+        )
+
+    def text_only_dead(self, module: Module) -> bool:
+        return module.component in ("vision", "audio", "projector") or module.name in self.image_only
+
+    def language_prefixes(self) -> list[str]:
+        """Top-most module names of the language component (e.g. `model.language_model`)."""
+        names = [m.name for m in self.modules if m.component == "language"]
+        name_set = set(names)
+        tops = []
+        for name in names:
+            parent = name.rpartition(".")[0]
+            if parent not in name_set:
+                tops.append(name)
+        return tops
+
+
+def config_sha256(config: dict) -> str:
+    """Content hash of a config, independent of key order and whitespace."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def write_json_atomic(path: Path, data: dict, *, compress: bool = False) -> None:
+    """Write to a temporary file beside `path` and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(data, separators=(",", ":")).encode()
+    if compress:
+        payload = gzip.compress(payload, mtime=0)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def read_json_maybe_gz(path: Path) -> dict:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    return json.loads(raw)
+
+
+def load_inventory_file(path: Path, source: str = "file") -> Inventory:
+    return Inventory.from_json(read_json_maybe_gz(path), source=source)

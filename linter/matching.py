@@ -1,0 +1,376 @@
+"""PEFT's LoRA target matching, reproduced on an inventory (peft 0.21).
+
+Mirrors, in order: `LoraConfig.__post_init__` validation, `LoraModel._prepare_adapter_config`
+(per-model-type defaults), `_maybe_include_all_linear_layers`, `check_target_module_exists`,
+`_set_trainable` (modules_to_save), `LoraModel._create_new_module` (what LoRA can wrap) and the
+`NoMatchingPeftModuleError` branches of `BaseTuner.inject_adapter`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from math import prod
+
+from .inventory import (
+    ALL_LINEAR_KINDS,
+    CONV1D,
+    CONV2D,
+    CONV3D,
+    EMBEDDING,
+    LORA_WRAPPABLE,
+    MHA,
+    Inventory,
+    Module,
+)
+from .peft_data import (
+    ALL_LINEAR,
+    DEFAULT_TARGET_MODULES,
+    MOE_CONVERTED_MODEL_TYPES,
+    MOE_TARGET_MODULE_MAPPING,
+    SEQ_CLS_HEAD_NAMES,
+)
+
+@dataclass
+class LoraSpec:
+    """The LoRA arguments that decide where adapters go and how big they are."""
+
+    target_modules: object = None  # None | str | list[str]
+    exclude_modules: object = None  # None | str | list[str]
+    layers_to_transform: object = None  # None | int | list[int]
+    layers_pattern: object = None  # None | str | list[str]
+    modules_to_save: list[str] | None = None
+    r: int = 8
+    rank_pattern: dict = field(default_factory=dict)
+    use_dora: bool = False
+    lora_bias: bool = False
+    target_parameters: list[str] | None = None
+    task_type: str | None = None
+
+    def describe(self) -> dict:
+        out = {"target_modules": _jsonable(self.target_modules), "r": self.r}
+        for key in ("exclude_modules", "layers_to_transform", "layers_pattern", "modules_to_save", "target_parameters"):
+            value = getattr(self, key)
+            if value not in (None, [], ""):
+                out[key] = _jsonable(value)
+        if self.rank_pattern:
+            out["rank_pattern"] = dict(self.rank_pattern)
+        if self.use_dora:
+            out["use_dora"] = True
+        if self.lora_bias:
+            out["lora_bias"] = True
+        return out
+
+
+def _jsonable(value):
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    return value
+
+
+@dataclass
+class Adapted:
+    module: Module
+    r: int
+    params: int
+
+
+@dataclass
+class MatchResult:
+    adapted: list[Adapted] = field(default_factory=list)
+    saved: list[Module] = field(default_factory=list)  # modules_to_save: full trainable copies
+    error: str | None = None  # what PEFT would raise, when it would
+    # Entries of a list target_modules / exclude_modules that match no module at all.
+    dead_target_entries: list[str] = field(default_factory=list)
+    dead_exclude_entries: list[str] = field(default_factory=list)
+    effective_targets: object = None  # target_modules after defaults / all-linear expansion
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_params(self) -> int:
+        return sum(a.params for a in self.adapted)
+
+
+class PeftWouldRaise(Exception):
+    pass
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
+
+
+def validate_spec(spec: LoraSpec) -> None:
+    """`LoraConfig.__post_init__` checks that concern targeting."""
+    if isinstance(spec.target_modules, str) and spec.layers_to_transform is not None:
+        raise PeftWouldRaise("`layers_to_transform` cannot be used when `target_modules` is a str.")
+    if isinstance(spec.target_modules, str) and spec.layers_pattern is not None:
+        raise PeftWouldRaise("`layers_pattern` cannot be used when `target_modules` is a str.")
+    if spec.layers_pattern and spec.layers_to_transform is None:
+        raise PeftWouldRaise("When `layers_pattern` is specified, `layers_to_transform` must also be specified. ")
+    for name in ("target_modules", "exclude_modules"):
+        value = getattr(spec, name)
+        if value is not None and not isinstance(value, (str, list, tuple, set, frozenset)):
+            raise PeftWouldRaise(f"`{name}` must be a string, a list of strings or None, not {type(value).__name__}")
+        if isinstance(value, (list, tuple, set, frozenset)) and not all(isinstance(v, str) for v in value):
+            raise PeftWouldRaise(f"every entry of `{name}` must be a string")
+    for pattern in [spec.target_modules, spec.exclude_modules, *spec.rank_pattern]:
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise PeftWouldRaise(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+def _exclusion_checker(spec: LoraSpec):
+    exclude = spec.exclude_modules
+    modules_to_save = spec.modules_to_save or []
+    save_res = [re.compile(rf"(^|.*\.){m}($|\..*)") for m in modules_to_save]
+
+    def is_excluded(key: str) -> bool:
+        if exclude:
+            if isinstance(exclude, str):
+                if re.fullmatch(exclude, key):
+                    return True
+            elif key in exclude or any(key.endswith(f".{e}") for e in exclude):
+                return True
+        return any(r.match(key) for r in save_res)
+
+    return is_excluded
+
+
+_LAYER_INDEX_ANY = re.compile(r".*?\.[^.]*\.(?P<idx>\d+)\.")
+
+
+def _layer_index(key: str, layers_pattern) -> int | None:
+    if layers_pattern is None or len(layers_pattern) == 0:
+        match = _LAYER_INDEX_ANY.match(key)
+    else:
+        patterns = [layers_pattern] if isinstance(layers_pattern, str) else layers_pattern
+        match = None
+        for pattern in patterns:
+            match = re.match(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", key)
+            if match is not None:
+                break
+    if match is None:
+        return None
+    idx = match.groupdict().get("idx")
+    return None if idx is None else int(idx)
+
+
+def _target_checker(spec: LoraSpec, targets):
+    """`check_target_module_exists` minus the exclusion part."""
+    if isinstance(targets, str):
+        compiled = re.compile(targets)
+        return lambda key: compiled.fullmatch(key) is not None
+
+    target_set = set(targets)
+    suffixes = tuple("." + t for t in target_set)
+    layer_indexes = spec.layers_to_transform
+    using_layer_indexes = layer_indexes is not None and (
+        len(layer_indexes) != 0 if isinstance(layer_indexes, list) else True
+    )
+
+    def check(key: str) -> bool:
+        if key in target_set:
+            return True
+        found = key.endswith(suffixes)
+        if using_layer_indexes and found:
+            index = _layer_index(key, spec.layers_pattern)
+            if index is None:
+                return False
+            if isinstance(layer_indexes, int):
+                return index == layer_indexes
+            return index in layer_indexes
+        return found
+
+    return check
+
+
+def _rank_for(spec: LoraSpec, key: str) -> int:
+    # peft.utils.other.get_pattern_key: first rank_pattern key (dict order) matching the name's tail
+    for pattern, rank in spec.rank_pattern.items():
+        if re.match(rf"(.*\.)?({pattern})$", key):
+            return rank
+    return spec.r
+
+
+def lora_params(module: Module, r: int, use_dora: bool = False, lora_bias: bool = False) -> int:
+    """Trainable parameters PEFT adds to one module (lora_A, lora_B, DoRA magnitude, LoRA bias)."""
+    kind, dims = module.kind, module.dims
+    if kind == EMBEDDING:
+        num, dim = dims
+        count = r * (num + dim)
+        out = dim
+    elif kind in (CONV1D, CONV2D, CONV3D):
+        in_ch, out_ch, *kernel, groups = dims
+        count = in_ch * r * prod(kernel) + out_ch * (r // groups)
+        out = out_ch
+    elif kind == MHA:
+        embed_dim, out_dim = dims
+        # in_proj (E -> 3E) and out_proj (E -> out) each get a LoRA pair
+        count = r * (embed_dim + 3 * embed_dim) + r * (embed_dim + out_dim)
+        out = 3 * embed_dim + out_dim
+    else:
+        in_f, out_f = dims
+        count = r * (in_f + out_f)
+        out = out_f
+    if use_dora:
+        count += out
+    if lora_bias:
+        count += out
+    return count
+
+
+def _all_linear_targets(inventory: Inventory, spec: LoraSpec) -> set[str]:
+    names = {m.name for m in inventory.modules if m.kind in ALL_LINEAR_KINDS}
+    if inventory.output_embedding is not None:
+        names.discard(inventory.output_embedding)
+    elif (spec.task_type or "").upper() == "SEQ_CLS":
+        for head in SEQ_CLS_HEAD_NAMES:
+            if head in names:
+                names.discard(head)
+                break
+    return names
+
+
+def _moe_conversion(inventory: Inventory, spec: LoraSpec, targets, result: MatchResult):
+    """PEFT (transformers v5) turns expert targets of some MoE models into `target_parameters`
+    (peft.utils.transformers_weight_conversion._convert_peft_config_moe). A string target is first
+    resolved to the leaf names it matches, so a regex widens into a suffix list there."""
+    base = MOE_CONVERTED_MODEL_TYPES.get(inventory.model_type)
+    if base is None or not targets:
+        return targets, []
+    mapping = MOE_TARGET_MODULE_MAPPING[base]
+    if isinstance(targets, str):
+        if targets.lower() == ALL_LINEAR:
+            leaves = {name.rsplit(".", 1)[-1] for name in _all_linear_targets(inventory, spec)} | set(mapping)
+        else:
+            compiled = re.compile(targets)
+            leaves = {m.name.rsplit(".", 1)[-1] for m in inventory.modules if compiled.fullmatch(m.name)}
+        if not leaves:
+            return targets, []
+        targets = sorted(leaves)
+        result.notes.append(
+            f"PEFT resolves a string target_modules to the leaf names {targets} on {inventory.model_type}"
+        )
+    remaining, converted = [], []
+    for target in targets:
+        if any(target == old or target.endswith(f".{old}") for old in mapping):
+            converted.append(target)
+        else:
+            remaining.append(target)
+    if converted:
+        result.notes.append(
+            f"PEFT converts {sorted(converted)} into expert `target_parameters` on {inventory.model_type}; "
+            "those parameter adapters are not counted here"
+        )
+    return remaining, converted
+
+
+def match(inventory: Inventory, spec: LoraSpec) -> MatchResult:
+    """Which modules get an adapter, with their LoRA parameter counts, or the error PEFT would raise."""
+    result = MatchResult()
+    try:
+        _match(inventory, spec, result)
+    except PeftWouldRaise as exc:
+        result.error = str(exc)
+        result.adapted = []
+    return result
+
+
+def _match(inventory: Inventory, spec: LoraSpec, result: MatchResult) -> None:
+    validate_spec(spec)
+    if isinstance(spec.r, bool) or not isinstance(spec.r, int) or spec.r <= 0:
+        raise PeftWouldRaise(f"`r` should be a positive integer value but the value passed is {spec.r}")
+
+    targets = spec.target_modules
+    if isinstance(targets, (list, tuple, set, frozenset)):
+        targets = list(dict.fromkeys(targets))
+    if targets is None:
+        default = DEFAULT_TARGET_MODULES.get(inventory.model_type)
+        if default is None:
+            if not spec.target_parameters:
+                raise PeftWouldRaise(
+                    "Please specify `target_modules` or `target_parameters`in `peft_config` "
+                    f"(PEFT has no default target modules for model_type {inventory.model_type!r})"
+                )
+        else:
+            targets = default if isinstance(default, str) else list(default)
+    targets, converted_to_parameters = _moe_conversion(inventory, spec, targets, result)
+    if isinstance(targets, str) and targets.lower() == ALL_LINEAR:
+        targets = sorted(_all_linear_targets(inventory, spec))
+    result.effective_targets = targets
+
+    is_excluded = _exclusion_checker(spec)
+    names = [m.name for m in inventory.modules]
+    excluded, unmatched = [], []
+    # No module targets left (target_parameters only, or all converted): the module pass matches nothing.
+    check = _target_checker(spec, targets) if targets else None
+
+    for module in inventory.modules:
+        key = module.name
+        if is_excluded(key):
+            excluded.append(key)
+            continue
+        if check is None or not check(key):
+            unmatched.append(key)
+            continue
+        if module.kind not in LORA_WRAPPABLE:
+            raise PeftWouldRaise(
+                f"Target module `{key}` ({module.cls}) is not supported: LoRA wraps only Linear, Embedding, "
+                "Conv1d/2d/3d, transformers' Conv1D and MultiheadAttention modules."
+            )
+        r = _rank_for(spec, key)
+        if module.kind in (CONV1D, CONV2D, CONV3D) and r % module.dims[-1]:
+            raise PeftWouldRaise(f"r must be divisible by the groups of `{key}` ({module.dims[-1]})")
+        result.adapted.append(Adapted(module, r, lora_params(module, r, spec.use_dora, spec.lora_bias)))
+
+    if not result.adapted and not spec.target_parameters and not converted_to_parameters:
+        _raise_no_match(spec, targets, excluded, unmatched)
+
+    # modules_to_save: peft.utils.other._set_trainable uses a plain suffix test (no dot)
+    if spec.modules_to_save:
+        result.saved = [m for m in inventory.modules if any(m.name.endswith(s) for s in spec.modules_to_save)]
+
+    if isinstance(spec.target_modules, (list, tuple, set, frozenset)):
+        result.dead_target_entries = [
+            entry for entry in dict.fromkeys(spec.target_modules)
+            if not any(name == entry or name.endswith("." + entry) for name in names)
+        ]
+    if isinstance(spec.exclude_modules, (list, tuple, set, frozenset)):
+        result.dead_exclude_entries = [
+            entry for entry in dict.fromkeys(spec.exclude_modules)
+            if not any(name == entry or name.endswith("." + entry) for name in names)
+        ]
+
+
+def _raise_no_match(spec: LoraSpec, targets, excluded: list, unmatched: list) -> None:
+    # The branches of BaseTuner.inject_adapter's "CHECK FOR ERRORS" section, in order.
+    layer_note = ""
+    if spec.layers_to_transform is not None:
+        layer_note += f" Note: You specified 'layers_to_transform': {spec.layers_to_transform}."
+    if spec.layers_pattern is not None:
+        layer_note += f" You also specified 'layers_pattern': {spec.layers_pattern}."
+    if excluded and not unmatched:
+        raise PeftWouldRaise(
+            "All modules were excluded. This is likely unintended. "
+            "Check your `target_modules`, `exclude_modules` and `modules_to_save` configuration."
+        )
+    if not excluded and unmatched and not targets:
+        raise PeftWouldRaise(
+            "No `target_modules` passed but also no `target_parameters` found. Please check the values for "
+            "these arguments."
+        )
+    if not excluded and unmatched:
+        raise PeftWouldRaise(
+            f"Target modules {_jsonable(spec.target_modules) if spec.target_modules is not None else targets} "
+            f"not found in the base model.{layer_note}"
+        )
+    raise PeftWouldRaise(
+        "No modules were targeted for adaptation: the targets that matched were all excluded by "
+        f"`exclude_modules` or `modules_to_save`.{layer_note}"
+    )

@@ -1,0 +1,203 @@
+"""`loralint report`: where each site's adapters sit and how much of the budget is dead."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .inventory import COMPONENTS, Inventory
+from .matching import MatchResult, match
+from .resolve import ResolvedModel, Resolver, Unresolved
+from .site import Site
+
+REPORT_VERSION = 1
+
+
+@dataclass
+class Analysis:
+    """One site, resolved and matched: the facts the rules and the report are made from."""
+
+    site: Site
+    model: ResolvedModel | None = None
+    inventory: Inventory | None = None
+    result: MatchResult | None = None
+    unresolved: str | None = None  # why the model could not be resolved
+    error: str | None = None  # what PEFT would raise, or why the site could not be read
+
+    dead_modules: list = field(default_factory=list)
+
+    @property
+    def total_params(self) -> int:
+        return self.result.total_params if self.result else 0
+
+    @property
+    def dead_params(self) -> int:
+        return sum(a.params for a in self.dead_modules)
+
+
+def analyze(site: Site, resolver: Resolver, model_override: str | None = None) -> Analysis:
+    analysis = Analysis(site)
+    if site.error:
+        analysis.error = site.error
+        return analysis
+    ref = model_override or site.model_ref
+    if not ref:
+        analysis.unresolved = "no base model reference found (pass --model)"
+        return analysis
+    try:
+        analysis.model, analysis.inventory = resolver.inventory(
+            ref, site.model_class, None if model_override else site.relative_to
+        )
+    except Unresolved as exc:
+        analysis.unresolved = str(exc)
+        return analysis
+    analysis.result = match(analysis.inventory, site.lora)
+    analysis.error = analysis.result.error
+    inv = analysis.inventory
+    analysis.dead_modules = [a for a in analysis.result.adapted if inv.text_only_dead(a.module)]
+    return analysis
+
+
+def site_json(analysis: Analysis) -> dict:
+    site, inv, result = analysis.site, analysis.inventory, analysis.result
+    model = {"ref": site.model_ref, "model_type": None, "model_class": None, "source": None}
+    if analysis.model is not None:
+        model["ref"] = analysis.model.ref
+        model["source"] = analysis.model.source
+    if inv is not None:
+        model.update(model_type=inv.model_type, model_class=inv.model_class)
+        model["inventory"] = inv.source
+    components: dict[str, dict] = {}
+    modules = []
+    saved = []
+    if result is not None and result.error is None:
+        for adapted in result.adapted:
+            comp = adapted.module.component
+            entry = components.setdefault(comp, {"modules": 0, "params": 0})
+            entry["modules"] += 1
+            entry["params"] += adapted.params
+            modules.append(
+                {
+                    "name": adapted.module.name,
+                    "component": comp,
+                    "params": adapted.params,
+                    "text_only_dead": inv.text_only_dead(adapted.module),
+                }
+            )
+        saved = [{"name": m.name, "component": m.component, "params": m.numel} for m in result.saved]
+    components = {c: components[c] for c in COMPONENTS if c in components}
+    error = analysis.error or (f"unresolved model: {analysis.unresolved}" if analysis.unresolved else None)
+    out = {
+        "file": site.file,
+        "line": site.line,
+        "framework": site.framework,
+        "model": model,
+        "modality": {
+            "value": site.modality,
+            "evidence": [{"value": e.value, "reason": e.reason, "line": e.line} for e in site.evidence],
+        },
+        "lora": site.lora.describe(),
+        "error": error,
+        "components": components,
+        "modules": modules,
+        "modules_to_save": saved,
+        "total_params": sum(m["params"] for m in modules),
+        "dead_params": sum(m["params"] for m in modules if m["text_only_dead"]),
+    }
+    if result is not None and result.notes:
+        out["notes"] = list(result.notes)
+    return out
+
+
+def report_json(analyses: list[Analysis]) -> dict:
+    return {"version": REPORT_VERSION, "sites": [site_json(a) for a in analyses]}
+
+
+def human_count(n: int) -> str:
+    for unit, size in (("B", 1_000_000_000), ("M", 1_000_000), ("K", 1_000)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def _rows(site: dict) -> list[list[str]]:
+    total = site["total_params"]
+    rows = []
+    for comp, entry in site["components"].items():
+        dead = sum(m["params"] for m in site["modules"] if m["component"] == comp and m["text_only_dead"])
+        if dead == entry["params"]:
+            status = "dead"
+        elif dead:
+            status = f"{_percent(dead, entry['params'])} dead"
+        else:
+            status = "live"
+        rows.append([comp, str(entry["modules"]), human_count(entry["params"]), _percent(entry["params"], total), status])
+    count = sum(e["modules"] for e in site["components"].values())
+    rows.append(["total", str(count), human_count(total), "100.0%" if total else "-",
+                 f"{_percent(site['dead_params'], total)} dead"])
+    return rows
+
+
+HEADER = ["component", "adapters", "LoRA params", "share", "with text-only data"]
+
+
+def _title(site: dict) -> str:
+    where = f"{site['file']}:{site['line']}" if site["file"] else "command line"
+    model = site["model"]
+    desc = model["ref"] or "unknown model"
+    if model["model_class"]:
+        desc += f" ({model['model_class']}, {model['source']})"
+    return f"{where}: {desc}"
+
+
+def _lora_line(site: dict) -> str:
+    return " ".join(f"{k}={json.dumps(v)}" for k, v in site["lora"].items())
+
+
+def render_table(report: dict) -> str:
+    blocks = []
+    for site in report["sites"]:
+        lines = [_title(site), f"  lora: {_lora_line(site)}"]
+        if site["error"]:
+            lines.append(f"  error: {site['error']}")
+        else:
+            rows = [HEADER] + _rows(site)
+            widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+            for i, row in enumerate(rows):
+                cells = [row[0].ljust(widths[0])] + [row[j].rjust(widths[j]) for j in range(1, 4)] + [row[4]]
+                lines.append("  " + "  ".join(cells).rstrip())
+            lines.extend(_saved_lines(site))
+        lines.extend(f"  note: {n}" for n in site.get("notes", []))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _saved_lines(site: dict) -> list[str]:
+    if not site["modules_to_save"]:
+        return []
+    total = sum(m["params"] for m in site["modules_to_save"])
+    names = ", ".join(m["name"] for m in site["modules_to_save"][:5])
+    more = len(site["modules_to_save"]) - 5
+    return [f"  modules_to_save: {len(site['modules_to_save'])} full copies, {human_count(total)} params "
+            f"({names}{f', +{more} more' if more > 0 else ''})"]
+
+
+def render_markdown(report: dict) -> str:
+    blocks = []
+    for site in report["sites"]:
+        lines = [f"### {_title(site)}", "", f"`{_lora_line(site)}`", ""]
+        if site["error"]:
+            lines.append(f"**error:** {site['error']}")
+        else:
+            lines.append("| " + " | ".join(HEADER) + " |")
+            lines.append("|---|--:|--:|--:|---|")
+            for row in _rows(site):
+                lines.append("| " + " | ".join(row) + " |")
+            lines.extend(s.strip() for s in _saved_lines(site))
+        lines.extend(f"- note: {n}" for n in site.get("notes", []))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"

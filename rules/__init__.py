@@ -1,0 +1,1 @@
+"""loralint's rules, one module each, with their docs beside them."""
