@@ -34,7 +34,8 @@ def _component_of_subconfig(key: str) -> str | None:
     key = key.lower()
     if "vision" in key or "visual" in key:
         return "vision"
-    if "audio" in key or "speech" in key:
+    # Omni models: the talker and token-to-wave sub-models produce speech.
+    if any(word in key for word in ("audio", "speech", "talker", "wav")):
         return "audio"
     if key == "text_config":
         return "language"
@@ -119,7 +120,7 @@ def resolve_model_class(config, class_request: str | None):
         cls = getattr(transformers, name, None)
         if isinstance(cls, type) and hasattr(cls, "_from_config"):
             return cls
-    for auto_name in ("AutoModelForImageTextToText", "AutoModelForCausalLM"):
+    for auto_name in ("AutoModelForImageTextToText", "AutoModelForMultimodalLM", "AutoModelForCausalLM"):
         cls = from_auto(auto_name)
         if cls is not None:
             return cls
@@ -194,17 +195,32 @@ def inventory_from_model(model, config_dict: dict) -> Inventory:
             if parent in total:
                 total[parent] += total[name]
 
+    projector_roots = _projector_roots(model, named, label_of_prefix) if multimodal else None
+
     modules = []
+    parameters = []
     for name, module in named:
         if not name:
             continue
         kind, dims = _module_kind(module, torch, conv1d_hf_cls)
+        if kind == OTHER:
+            parameters.extend(
+                (name, param_name, tuple(param.shape))
+                for param_name, param in module.named_parameters(recurse=False)
+                if param.ndim in (2, 3)
+            )
         if name == output_embedding:
             component = "head"
         else:
             component = label_of_prefix[_nearest_prefix(name, label_of_prefix, inclusive=True)]
             if component is None:
-                component = "projector" if multimodal else "language"
+                if not multimodal:
+                    component = "language"
+                elif projector_roots is None:
+                    component = "projector"
+                else:
+                    in_bridge = any(name == r or name.startswith(r + ".") for r in projector_roots)
+                    component = "projector" if in_bridge else "language"
         modules.append(Module(name, type(module).__name__, kind, component, dims, total.get(name, 0)))
 
     inv = Inventory(
@@ -215,12 +231,41 @@ def inventory_from_model(model, config_dict: dict) -> Inventory:
         multimodal=multimodal,
         output_embedding=output_embedding,
         modules=modules,
+        parameters=parameters,
     )
     names = [m.name for m in modules]
     inv.image_only = frozenset(
         arch.image_only_modules(inv.model_type, config_dict, inv.language_prefixes(), names)
     )
     return inv
+
+
+def _projector_roots(model, named, label_of_prefix) -> list[str] | None:
+    """Where the language model is the root itself (no `text_config` sub-model, e.g. Phi-4-multimodal),
+    the projectors are what shares a branch with a tower below the language model's own level: the
+    child of the module holding the input embeddings on the way to each tower. None when a language
+    sub-model exists (then everything outside the sub-models is projector)."""
+    if any(label == "language" for label in label_of_prefix.values()):
+        return None
+    get_input = getattr(model, "get_input_embeddings", None)
+    try:
+        input_embedding = get_input() if get_input else None
+    except (NotImplementedError, AttributeError):
+        input_embedding = None
+    input_name = next((n for n, m in named if input_embedding is not None and m is input_embedding), None)
+    if input_name is None:
+        return None
+    language_root = input_name.rpartition(".")[0]
+    roots = []
+    for tower, label in label_of_prefix.items():
+        if label not in ("vision", "audio"):
+            continue
+        if language_root and not tower.startswith(language_root + "."):
+            roots.append(tower)
+            continue
+        rest = tower[len(language_root) + 1:] if language_root else tower
+        roots.append((language_root + "." if language_root else "") + rest.split(".")[0])
+    return roots
 
 
 def _walk_subconfig_labels(config, depth: int = 0):

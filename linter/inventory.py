@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Bump when the stored shape or the way components are assigned changes: old caches are ignored.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Module kinds, as PEFT's LoRA dispatcher sees them (peft/tuners/lora/layer.py: dispatch_default).
 LINEAR = "linear"  # torch.nn.Linear and subclasses
@@ -55,6 +55,9 @@ class Inventory:
     modules: list[Module]
     # Names of language-side modules that only run on image input (architecture table, see arch.py).
     image_only: frozenset[str] = field(default_factory=frozenset)
+    # 2-D/3-D parameters held directly by modules LoRA cannot wrap (fused MoE experts, routers):
+    # (module name, parameter name, shape), what `target_parameters` can reach.
+    parameters: list[tuple[str, str, tuple[int, ...]]] = field(default_factory=list)
     source: str = ""  # where this inventory came from: bundled, cache, built, file
 
     def to_json(self) -> dict:
@@ -68,6 +71,7 @@ class Inventory:
             "output_embedding": self.output_embedding,
             "image_only": sorted(self.image_only),
             "modules": [[m.name, m.cls, m.kind, m.component, list(m.dims), m.numel] for m in self.modules],
+            "parameters": [[module, param, list(shape)] for module, param, shape in self.parameters],
         }
 
     @classmethod
@@ -84,6 +88,7 @@ class Inventory:
             output_embedding=data["output_embedding"],
             modules=modules,
             image_only=frozenset(data.get("image_only", ())),
+            parameters=[(module, param, tuple(shape)) for module, param, shape in data.get("parameters", ())],
             source=source,
         )
 

@@ -27,6 +27,7 @@ from .peft_data import (
     ALL_LINEAR,
     DEFAULT_TARGET_MODULES,
     MOE_CONVERTED_MODEL_TYPES,
+    MOE_FUSED_TARGETS,
     MOE_TARGET_MODULE_MAPPING,
     SEQ_CLS_HEAD_NAMES,
 )
@@ -190,9 +191,9 @@ def _target_checker(spec: LoraSpec, targets):
     return check
 
 
-def _rank_for(spec: LoraSpec, key: str) -> int:
+def _rank_for(spec: LoraSpec, key: str, rank_pattern: dict | None = None) -> int:
     # peft.utils.other.get_pattern_key: first rank_pattern key (dict order) matching the name's tail
-    for pattern, rank in spec.rank_pattern.items():
+    for pattern, rank in (spec.rank_pattern if rank_pattern is None else rank_pattern).items():
         if re.match(rf"(.*\.)?({pattern})$", key):
             return rank
     return spec.r
@@ -240,35 +241,78 @@ def _all_linear_targets(inventory: Inventory, spec: LoraSpec) -> set[str]:
 def _moe_conversion(inventory: Inventory, spec: LoraSpec, targets, result: MatchResult):
     """PEFT (transformers v5) turns expert targets of some MoE models into `target_parameters`
     (peft.utils.transformers_weight_conversion._convert_peft_config_moe). A string target is first
-    resolved to the leaf names it matches, so a regex widens into a suffix list there."""
+    resolved to the leaf names it matches, so a regex widens into a suffix list there.
+
+    Returns (module targets left, parameter targets added, rank patterns added)."""
     base = MOE_CONVERTED_MODEL_TYPES.get(inventory.model_type)
-    if base is None or not targets:
-        return targets, []
+    if base is None:
+        return targets, [], {}
     mapping = MOE_TARGET_MODULE_MAPPING[base]
+    fused = MOE_FUSED_TARGETS.get(base, {})
+    if not fused:
+        return targets, [], {}
     if isinstance(targets, str):
         if targets.lower() == ALL_LINEAR:
             leaves = {name.rsplit(".", 1)[-1] for name in _all_linear_targets(inventory, spec)} | set(mapping)
         else:
             compiled = re.compile(targets)
-            leaves = {m.name.rsplit(".", 1)[-1] for m in inventory.modules if compiled.fullmatch(m.name)}
+            keys = [m.name for m in inventory.modules] + [f"{m}.{p}" for m, p, _ in inventory.parameters]
+            leaves = {key.rsplit(".", 1)[-1] for key in keys if compiled.fullmatch(key)}
         if not leaves:
-            return targets, []
+            return targets, [], {}
         targets = sorted(leaves)
-        result.notes.append(
-            f"PEFT resolves a string target_modules to the leaf names {targets} on {inventory.model_type}"
-        )
-    remaining, converted = [], []
-    for target in targets:
-        if any(target == old or target.endswith(f".{old}") for old in mapping):
-            converted.append(target)
-        else:
+        result.notes.append(f"PEFT resolves the string target_modules to the names {targets} on {inventory.model_type}")
+    if targets is None:
+        # The conversion runs before PEFT's per-model defaults and turns None into an empty set,
+        # so on these models target_modules=None targets nothing.
+        result.notes.append(f"on {inventory.model_type} PEFT turns target_modules=None into an empty set")
+    remaining, parameters, present = [], [], {}
+    for target in targets or []:
+        old = next((o for o in mapping if target == o or target.endswith(f".{o}")), None)
+        if old is None:
             remaining.append(target)
-    if converted:
+            continue
+        parameters.append(mapping[old])
+        if mapping[old] in fused:
+            present.setdefault(mapping[old], set()).add(old)
+    rank_patterns = {}
+    for new_name, required in fused.items():
+        have = present.get(new_name, set())
+        if 0 < len(have) < len(required):
+            missing = ", ".join(sorted(set(required) - have))
+            raise PeftWouldRaise(
+                f"Cannot convert PEFT target(s) {', '.join(sorted(have))} without also targeting {missing} "
+                f"because they are fused into {new_name}."
+            )
+        if len(have) == len(required) and len(required) > 1:
+            rank_patterns[rf".*\.{re.escape(new_name)}"] = spec.r * len(required)
+    if parameters:
         result.notes.append(
-            f"PEFT converts {sorted(converted)} into expert `target_parameters` on {inventory.model_type}; "
-            "those parameter adapters are not counted here"
+            f"on {inventory.model_type} PEFT moves {sorted(set(targets) - set(remaining))} to expert "
+            f"target_parameters {sorted(set(parameters))}"
         )
-    return remaining, converted
+    return remaining, parameters, rank_patterns
+
+
+def _parameter_adapters(inventory: Inventory, spec: LoraSpec, targets: list[str], rank_pattern: dict) -> list[Adapted]:
+    """`BaseTuner._inject_parameters`: a ParamWrapper per matched parameter, summed per module."""
+    if spec.use_dora:
+        raise PeftWouldRaise("lora.ParamWrapper does not work with use_dora=True.")
+    modules = {m.name: m for m in inventory.modules}
+    by_module: dict[str, Adapted] = {}
+    for module_name, param_name, shape in inventory.parameters:
+        key = f"{module_name}.{param_name}"
+        if not (key in targets or any(key.endswith(f".{t}") for t in targets)):
+            continue
+        num_experts, a, b = shape if len(shape) == 3 else (1, *shape)
+        r = _rank_for(spec, key, rank_pattern)
+        params = r * num_experts * (a + b) + (a if len(shape) == 2 and spec.lora_bias else 0)
+        entry = by_module.get(module_name)
+        if entry is None:
+            by_module[module_name] = Adapted(modules[module_name], r, params)
+        else:
+            entry.params += params
+    return list(by_module.values())
 
 
 def match(inventory: Inventory, spec: LoraSpec) -> MatchResult:
@@ -290,6 +334,10 @@ def _match(inventory: Inventory, spec: LoraSpec, result: MatchResult) -> None:
     targets = spec.target_modules
     if isinstance(targets, (list, tuple, set, frozenset)):
         targets = list(dict.fromkeys(targets))
+    # Order of BaseTuner.inject_adapter: the v5 MoE conversion, then the per-model-type defaults.
+    targets, converted_parameters, fused_ranks = _moe_conversion(inventory, spec, targets, result)
+    rank_pattern = {**spec.rank_pattern, **fused_ranks}
+    parameter_targets = sorted(set(spec.target_parameters or []) | set(converted_parameters))
     if targets is None:
         default = DEFAULT_TARGET_MODULES.get(inventory.model_type)
         if default is None:
@@ -300,7 +348,6 @@ def _match(inventory: Inventory, spec: LoraSpec, result: MatchResult) -> None:
                 )
         else:
             targets = default if isinstance(default, str) else list(default)
-    targets, converted_to_parameters = _moe_conversion(inventory, spec, targets, result)
     if isinstance(targets, str) and targets.lower() == ALL_LINEAR:
         targets = sorted(_all_linear_targets(inventory, spec))
     result.effective_targets = targets
@@ -324,13 +371,15 @@ def _match(inventory: Inventory, spec: LoraSpec, result: MatchResult) -> None:
                 f"Target module `{key}` ({module.cls}) is not supported: LoRA wraps only Linear, Embedding, "
                 "Conv1d/2d/3d, transformers' Conv1D and MultiheadAttention modules."
             )
-        r = _rank_for(spec, key)
+        r = _rank_for(spec, key, rank_pattern)
         if module.kind in (CONV1D, CONV2D, CONV3D) and r % module.dims[-1]:
             raise PeftWouldRaise(f"r must be divisible by the groups of `{key}` ({module.dims[-1]})")
         result.adapted.append(Adapted(module, r, lora_params(module, r, spec.use_dora, spec.lora_bias)))
 
-    if not result.adapted and not spec.target_parameters and not converted_to_parameters:
+    param_adapters = _parameter_adapters(inventory, spec, parameter_targets, rank_pattern) if parameter_targets else []
+    if not result.adapted and not param_adapters:
         _raise_no_match(spec, targets, excluded, unmatched)
+    result.adapted.extend(param_adapters)
 
     # modules_to_save: peft.utils.other._set_trainable uses a plain suffix test (no dot)
     if spec.modules_to_save:

@@ -89,4 +89,5 @@ MOE_TARGET_MODULE_MAPPING = {'mixtral': {'gate': 'gate.weight', 'w1': 'gate_up_p
                'gate': 'gate.weight',
                'gate_proj': 'gate_up_proj',
                'up_proj': 'gate_up_proj'}}
+MOE_FUSED_TARGETS = {'mixtral': {'gate_up_proj': ['w1', 'w3']}, 'qwen2_moe': {'gate_up_proj': ['gate_proj', 'up_proj']}}
 

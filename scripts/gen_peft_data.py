@@ -16,6 +16,7 @@ from peft.utils.constants import (
 )
 from peft.utils.transformers_weight_conversion import (
     _MODEL_TO_CONVERSION_PATTERN,
+    _MOE_FUSED_TARGETS,
     _MOE_TARGET_MODULE_MAPPING,
 )
 from transformers.conversion_mapping import get_checkpoint_conversion_mapping
@@ -45,4 +46,5 @@ EMBEDDING_LAYER_NAMES = {list(EMBEDDING_LAYER_NAMES)!r}
 # target_parameters under transformers v5 (_convert_peft_config_moe), and the names it converts.
 MOE_CONVERTED_MODEL_TYPES = {pprint.pformat(moe_types, width=100)}
 MOE_TARGET_MODULE_MAPPING = {pprint.pformat(dict(_MOE_TARGET_MODULE_MAPPING), width=100)}
+MOE_FUSED_TARGETS = {pprint.pformat(dict(_MOE_FUSED_TARGETS), width=100)}
 ''')

@@ -1,0 +1,89 @@
+"""`text_only_dead` checked against real gradients.
+
+Each architecture is built small (widths divided, layer counts kept, so module names are the real
+ones), wrapped by PEFT with `all-linear` and `init_lora_weights=False`, run forward and backward once
+on text alone, on the CPU. The modules whose LoRA weights got no gradient must be exactly the
+modules loralint marks `text_only_dead`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from peft_oracle import build, default_config, peft, torch, zoo_config
+from tiny import shrink
+
+pytestmark = pytest.mark.slow
+
+ARCHITECTURES = {
+    "mllama": lambda: (zoo_config("meta-llama/Llama-3.2-11B-Vision-Instruct"), None),
+    "qwen2_5_vl": lambda: (zoo_config("Qwen/Qwen2.5-VL-3B-Instruct"), None),
+    # The thinker's rope index reads vision_start_token_id, which its default config leaves out.
+    "qwen2_5_omni_thinker": lambda: (
+        {**default_config("qwen2_5_omni")["thinker_config"], "vision_start_token_id": 151652},
+        "Qwen2_5OmniThinkerForConditionalGeneration",
+    ),
+    "gemma3": lambda: (zoo_config("google/gemma-3-4b-it"), None),
+    "llava": lambda: (zoo_config("llava-hf/llava-1.5-7b-hf"), None),
+    "llama4": lambda: (zoo_config("meta-llama/Llama-4-Scout-17B-16E-Instruct"), None),
+    "idefics3": lambda: (default_config("idefics3"), None),
+    "kimi_k25": lambda: (default_config("kimi_k25"), None),
+    "qwen3_vl": lambda: (zoo_config("Qwen/Qwen3-VL-2B-Instruct"), None),
+    "gemma4": lambda: (zoo_config("google/gemma-4-E2B-it"), None),
+    "mistral3": lambda: (zoo_config("mistralai/Devstral-Small-2-24B-Instruct"), None),
+    "glm4v": lambda: (zoo_config("zai-org/GLM-4.1V-9B-Thinking"), None),
+    "lfm2_vl": lambda: (zoo_config("LiquidAI/LFM2.5-VL-1.6B"), None),
+    "phi4_multimodal": lambda: (default_config("phi4_multimodal"), None),
+    "blip-2": lambda: (default_config("blip-2"), None),
+}
+
+# Llama 4's router subclasses nn.Linear but returns a tuple: all-linear wraps it and the LoRA forward
+# crashes (loralint reports that as peft-would-raise), so the gradient run leaves it out.
+EXCLUDE_FROM_RUN = r".*\.router"
+
+
+def _real_model(config: dict, model_class: str | None):
+    from loralint.build import make_config, resolve_model_class
+
+    cfg = make_config(config)
+    cls = resolve_model_class(cfg, model_class)
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls._from_config(cfg, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_text_only_dead_matches_gradient(arch):
+    config, model_class = ARCHITECTURES[arch]()
+    config = shrink(config, 8)
+    model = _real_model(config, model_class)
+    _, inventory = build(config, model_class)
+    dead_expected = {m.name for m in inventory.modules if inventory.text_only_dead(m)}
+
+    lora = peft.LoraConfig(target_modules="all-linear", exclude_modules=EXCLUDE_FROM_RUN, init_lora_weights=False, r=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrapped = peft.get_peft_model(model, lora)
+    wrapped.train()
+    vocab = model.get_input_embeddings().num_embeddings
+    input_ids = torch.randint(0, min(vocab, 1000), (1, 12), generator=torch.Generator().manual_seed(0))
+    out = wrapped(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), labels=input_ids)
+    out.loss.backward()
+
+    no_grad, adapted = set(), set()
+    from peft.tuners.lora import LoraLayer
+
+    for name, module in wrapped.base_model.model.named_modules():
+        if not isinstance(module, LoraLayer):
+            continue
+        adapted.add(name)
+        grads = [p.grad for p in module.lora_A.parameters()] + [p.grad for p in module.lora_B.parameters()]
+        if all(g is None or not torch.any(g != 0) for g in grads):
+            no_grad.add(name)
+    assert adapted, "PEFT adapted nothing"
+    assert no_grad == dead_expected & adapted
+    # The run must exercise both sides for the comparison to mean anything.
+    assert no_grad and adapted - no_grad
