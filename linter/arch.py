@@ -26,3 +26,11 @@ IMAGE_ONLY_LANGUAGE_MODULES = {
 def image_only_modules(model_type: str, config: dict, language_prefixes: Iterable[str], names: Iterable[str]) -> set[str]:
     rule = IMAGE_ONLY_LANGUAGE_MODULES.get(model_type)
     return rule(config, list(language_prefixes), names) if rule else set()
+
+
+# Module classes that subclass nn.Linear (so `all-linear` or a name match wraps them) but whose
+# forward does not return a tensor: the LoRA forward then crashes on the first step. PEFT accepts the
+# config, so this is a crash at run time. Backed by tests/test_gradient.py::test_forward_crash_table.
+LORA_BREAKS_FORWARD = {
+    "Llama4Router": "returns a tuple (router scores, router logits), so LoRA's forward fails on it",
+}

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from math import prod
 
+from .arch import LORA_BREAKS_FORWARD
 from .inventory import (
     ALL_LINEAR_KINDS,
     CONV1D,
@@ -85,6 +86,8 @@ class MatchResult:
     dead_target_entries: list[str] = field(default_factory=list)
     dead_exclude_entries: list[str] = field(default_factory=list)
     effective_targets: object = None  # target_modules after defaults / all-linear expansion
+    # PEFT accepts the config, but the first forward crashes on a wrapped module (arch.LORA_BREAKS_FORWARD).
+    forward_crash: str | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -380,6 +383,14 @@ def _match(inventory: Inventory, spec: LoraSpec, result: MatchResult) -> None:
     if not result.adapted and not param_adapters:
         _raise_no_match(spec, targets, excluded, unmatched)
     result.adapted.extend(param_adapters)
+
+    breaking = [a.module for a in result.adapted if a.module.cls in LORA_BREAKS_FORWARD]
+    if breaking:
+        first = breaking[0]
+        result.forward_crash = (
+            f"{len(breaking)} targeted module(s) such as `{first.name}` are {first.cls}, which "
+            f"{LORA_BREAKS_FORWARD[first.cls]}; exclude them (e.g. exclude_modules=[\"{first.name.rsplit('.', 1)[-1]}\"])"
+        )
 
     # modules_to_save: peft.utils.other._set_trainable uses a plain suffix test (no dot)
     if spec.modules_to_save:

@@ -52,7 +52,7 @@ def analyze(site: Site, resolver: Resolver, model_override: str | None = None) -
         analysis.unresolved = str(exc)
         return analysis
     analysis.result = match(analysis.inventory, site.lora)
-    analysis.error = analysis.result.error
+    analysis.error = analysis.result.error or analysis.result.forward_crash
     inv = analysis.inventory
     analysis.dead_modules = [a for a in analysis.result.adapted if inv.text_only_dead(a.module)]
     return analysis
@@ -70,7 +70,7 @@ def site_json(analysis: Analysis) -> dict:
     components: dict[str, dict] = {}
     modules = []
     saved = []
-    if result is not None and result.error is None:
+    if result is not None and analysis.error is None:
         for adapted in result.adapted:
             comp = adapted.module.component
             entry = components.setdefault(comp, {"modules": 0, "params": 0})

@@ -17,26 +17,48 @@ from tiny import shrink
 
 pytestmark = pytest.mark.slow
 
+def _with_mrope(section):
+    """Models that read a hard-coded default mrope_section need one that fits the divided head width."""
+
+    def fix(config: dict) -> dict:
+        def walk(node):
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if key in ("rope_parameters", "rope_scaling") and isinstance(value, dict):
+                        value["mrope_section"] = list(section)
+                    else:
+                        walk(value)
+
+        walk(config)
+        return config
+
+    return fix
+
+
+# name: (config factory, model class or None, post-shrink fix, forward options)
 ARCHITECTURES = {
-    "mllama": lambda: (zoo_config("meta-llama/Llama-3.2-11B-Vision-Instruct"), None),
-    "qwen2_5_vl": lambda: (zoo_config("Qwen/Qwen2.5-VL-3B-Instruct"), None),
+    "mllama": (lambda: zoo_config("meta-llama/Llama-3.2-11B-Vision-Instruct"), None, None, {}),
+    "qwen2_5_vl": (lambda: zoo_config("Qwen/Qwen2.5-VL-3B-Instruct"), None, None, {}),
     # The thinker's rope index reads vision_start_token_id, which its default config leaves out.
-    "qwen2_5_omni_thinker": lambda: (
-        {**default_config("qwen2_5_omni")["thinker_config"], "vision_start_token_id": 151652},
-        "Qwen2_5OmniThinkerForConditionalGeneration",
+    "qwen2_5_omni_thinker": (
+        lambda: {**default_config("qwen2_5_omni")["thinker_config"], "vision_start_token_id": 151652},
+        "Qwen2_5OmniThinkerForConditionalGeneration", _with_mrope([2, 3, 3]), {},
     ),
-    "gemma3": lambda: (zoo_config("google/gemma-3-4b-it"), None),
-    "llava": lambda: (zoo_config("llava-hf/llava-1.5-7b-hf"), None),
-    "llama4": lambda: (zoo_config("meta-llama/Llama-4-Scout-17B-16E-Instruct"), None),
-    "idefics3": lambda: (default_config("idefics3"), None),
-    "kimi_k25": lambda: (default_config("kimi_k25"), None),
-    "qwen3_vl": lambda: (zoo_config("Qwen/Qwen3-VL-2B-Instruct"), None),
-    "gemma4": lambda: (zoo_config("google/gemma-4-E2B-it"), None),
-    "mistral3": lambda: (zoo_config("mistralai/Devstral-Small-2-24B-Instruct"), None),
-    "glm4v": lambda: (zoo_config("zai-org/GLM-4.1V-9B-Thinking"), None),
-    "lfm2_vl": lambda: (zoo_config("LiquidAI/LFM2.5-VL-1.6B"), None),
-    "phi4_multimodal": lambda: (default_config("phi4_multimodal"), None),
-    "blip-2": lambda: (default_config("blip-2"), None),
+    "gemma3": (lambda: zoo_config("google/gemma-3-4b-it"), None, None, {}),
+    "llava": (lambda: zoo_config("llava-hf/llava-1.5-7b-hf"), None, None, {}),
+    # transformers 5.24's Llama4ForConditionalGeneration.forward fails on text-only input (it reads
+    # `image_outputs` from the language model's output); without an image it only embeds the tokens
+    # and calls its language model, so the test calls that directly.
+    "llama4": (lambda: zoo_config("meta-llama/Llama-4-Scout-17B-16E-Instruct"), None, None, {"via": "language_model"}),
+    "idefics3": (lambda: default_config("idefics3"), None, None, {}),
+    "kimi_k25": (lambda: default_config("kimi_k25"), None, None, {}),
+    "qwen3_vl": (lambda: zoo_config("Qwen/Qwen3-VL-2B-Instruct"), None, None, {}),
+    "gemma4": (lambda: zoo_config("google/gemma-4-E2B-it"), None, None, {}),
+    "mistral3": (lambda: zoo_config("mistralai/Devstral-Small-2-24B-Instruct"), None, None, {}),
+    "glm4v": (lambda: zoo_config("zai-org/GLM-4.1V-9B-Thinking"), None, _with_mrope([4, 2, 2]), {}),
+    "lfm2_vl": (lambda: zoo_config("LiquidAI/LFM2.5-VL-1.6B"), None, None, {}),
+    "phi4_multimodal": (lambda: default_config("phi4_multimodal"), None, None, {}),
+    "paligemma": (lambda: default_config("paligemma"), None, None, {}),
 }
 
 # Llama 4's router subclasses nn.Linear but returns a tuple: all-linear wraps it and the LoRA forward
@@ -57,8 +79,10 @@ def _real_model(config: dict, model_class: str | None):
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_text_only_dead_matches_gradient(arch):
-    config, model_class = ARCHITECTURES[arch]()
-    config = shrink(config, 8)
+    make, model_class, fix, forward_kwargs = ARCHITECTURES[arch]
+    config = shrink(make(), 8)
+    if fix is not None:
+        config = fix(config)
     model = _real_model(config, model_class)
     _, inventory = build(config, model_class)
     dead_expected = {m.name for m in inventory.modules if inventory.text_only_dead(m)}
@@ -70,8 +94,12 @@ def test_text_only_dead_matches_gradient(arch):
     wrapped.train()
     vocab = model.get_input_embeddings().num_embeddings
     input_ids = torch.randint(0, min(vocab, 1000), (1, 12), generator=torch.Generator().manual_seed(0))
-    out = wrapped(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), labels=input_ids)
-    out.loss.backward()
+    forward = wrapped
+    if "via" in forward_kwargs:
+        forward = getattr(wrapped.base_model.model, forward_kwargs["via"])
+    out = forward(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), labels=input_ids)
+    loss = out[0] if isinstance(out, tuple) else out.loss
+    loss.backward()
 
     no_grad, adapted = set(), set()
     from peft.tuners.lora import LoraLayer
@@ -87,3 +115,30 @@ def test_text_only_dead_matches_gradient(arch):
     assert no_grad == dead_expected & adapted
     # The run must exercise both sides for the comparison to mean anything.
     assert no_grad and adapted - no_grad
+
+
+def test_forward_crash_table():
+    """Llama 4's router: PEFT wraps it under all-linear, and the first forward crashes. loralint says so."""
+    from loralint.arch import LORA_BREAKS_FORWARD
+    from loralint.matching import LoraSpec, match
+
+    make, model_class, _, _ = ARCHITECTURES["llama4"]
+    config = shrink(make(), 16)
+    model = _real_model(config, model_class)
+    _, inventory = build(config, model_class)
+    routers = {m.name for m in inventory.modules if m.cls in LORA_BREAKS_FORWARD}
+    assert routers
+
+    result = match(inventory, LoraSpec(target_modules="all-linear", r=2))
+    assert result.error is None and result.forward_crash and "Llama4Router" in result.forward_crash
+    assert routers <= {a.module.name for a in result.adapted}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrapped = peft.get_peft_model(model, peft.LoraConfig(target_modules="all-linear", r=2))
+    input_ids = torch.randint(0, 1000, (1, 8), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(AttributeError, match="tuple"):
+        wrapped.base_model.model.language_model(input_ids=input_ids, labels=input_ids)
+
+    excluded = match(inventory, LoraSpec(target_modules="all-linear", exclude_modules=["router"], r=2))
+    assert excluded.forward_crash is None and excluded.error is None

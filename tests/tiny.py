@@ -16,16 +16,28 @@ WIDTH_KEYS = {
     "expert_intermediate_size", "audio_hidden_size", "output_hidden_size", "block_size_dim",
 }
 LIST_WIDTH_KEYS = {"mrope_section"}
+# Experts are fused parameters in transformers v5 (no per-expert names), so their count can shrink too.
+CAPPED_KEYS = {
+    "num_experts": 4, "num_local_experts": 4, "n_routed_experts": 4, "moe_num_experts": 4,
+    "num_experts_per_tok": 2, "moe_k": 2, "n_group": 1, "topk_group": 1,
+}
 
 
 def shrink(config: dict, factor: int = 16) -> dict:
-    """Divide every width in a config dict (nested sub-configs included) by `factor`."""
+    """Divide every width in a config dict (nested sub-configs included) by `factor`.
+
+    The config is first completed by transformers, so widths left to defaults shrink too."""
+    from loralint.build import make_config
+
+    config = make_config(config).to_dict()
 
     def walk(node):
         if isinstance(node, dict):
             out = {}
             for key, value in node.items():
-                if key in WIDTH_KEYS and isinstance(value, int) and not isinstance(value, bool) and value >= factor:
+                if key in CAPPED_KEYS and isinstance(value, int) and not isinstance(value, bool):
+                    out[key] = min(value, CAPPED_KEYS[key])
+                elif key in WIDTH_KEYS and isinstance(value, int) and not isinstance(value, bool) and value >= factor:
                     out[key] = value // factor
                 elif key in LIST_WIDTH_KEYS and isinstance(value, list) and value and all(isinstance(v, int) for v in value):
                     # sections must still add up to the (divided) rotary half-width
