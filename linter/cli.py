@@ -115,6 +115,67 @@ def cmd_report(args) -> int:
     return EXIT_FINDINGS if failed or not sites else EXIT_OK
 
 
+def cmd_check(args) -> int:
+    import difflib
+
+    from . import output
+    from .config import ConfigError, load_settings
+    from .engine import Linter, discover
+    from .resolve import Resolver
+
+    paths = [Path(p) for p in (args.paths or ["."])]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"{missing[0]}: no such file or directory")
+    try:
+        settings = load_settings(Path.cwd(), Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    resolver = Resolver(offline=args.offline or settings.offline, aliases=settings.models)
+    try:
+        linter = Linter(settings, resolver, modality=None if args.modality == "auto" else args.modality,
+                        model=args.model, select=_split_list(args.select), ignore=_split_list(args.ignore))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    diagnostics, texts, fixed_files, diffs = [], {}, 0, []
+    for path in discover(paths, settings):
+        result = linter.lint_path(path)
+        file_diagnostics = result.diagnostics
+        if result.source is not None and (args.fix or args.diff):
+            new_text, file_diagnostics = linter.fix_text(path, result.source.text, args.unsafe_fixes)
+            if new_text != result.source.text:
+                if args.diff:
+                    diffs.extend(difflib.unified_diff(
+                        result.source.text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+                        fromfile=str(path), tofile=str(path)))
+                    file_diagnostics = result.diagnostics
+                else:
+                    result.source.write(new_text)
+                    fixed_files += 1
+        if result.source is not None:
+            texts[str(path)] = result.source.text
+        diagnostics.extend(file_diagnostics)
+
+    if args.diff:
+        sys.stdout.write("".join(diffs))
+    elif args.output_format == "json":
+        sys.stdout.write(output.as_json(diagnostics))
+    elif args.output_format == "github":
+        sys.stdout.write(output.github(diagnostics))
+    elif args.output_format == "concise":
+        sys.stdout.write(output.concise(diagnostics))
+        sys.stdout.write(output.summary(diagnostics, fixed_files))
+    else:
+        sys.stdout.write(output.full(diagnostics, texts))
+        sys.stdout.write(output.summary(diagnostics, fixed_files))
+    if args.exit_zero:
+        return EXIT_OK
+    if args.diff:
+        return EXIT_FINDINGS if diffs else EXIT_OK
+    return EXIT_FINDINGS if diagnostics or fixed_files else EXIT_OK
+
+
 def cmd_inventory(args) -> int:
     from .inventory import write_json_atomic
     from .resolve import Resolver, Unresolved
@@ -154,6 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     report.add_argument("--offline", action="store_true", help="never download a config.json")
     report.set_defaults(func=cmd_report)
+
+    check = sub.add_parser("check", help="lint training scripts and configs")
+    check.add_argument("paths", nargs="*", help="files or directories (default: .)")
+    check.add_argument("--fix", action="store_true", help="apply safe fixes")
+    check.add_argument("--unsafe-fixes", action="store_true", help="with --fix/--diff, apply unsafe fixes too")
+    check.add_argument("--diff", action="store_true", help="print the fixes as a diff instead of writing them")
+    check.add_argument("--select", help="comma list of rule codes, prefixes or names to enable")
+    check.add_argument("--ignore", help="comma list of rule codes, prefixes or names to disable")
+    check.add_argument("--output-format", choices=["full", "concise", "json", "github"], default="full")
+    check.add_argument("--modality", choices=["text", "multimodal", "auto"], default=None,
+                       help="declare the training data's modality for every site (default: inferred)")
+    check.add_argument("--model", help="base model for every site (overrides what the files name)")
+    check.add_argument("--offline", action="store_true", help="never download a config.json")
+    check.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
+    check.add_argument("--config", help="pyproject.toml to read [tool.loralint] from")
+    check.set_defaults(func=cmd_check)
 
     inventory = sub.add_parser("inventory", help="write a model's module inventory (for private models in CI)")
     inventory.add_argument("ref", help="hub id, local directory with config.json, or config.json")

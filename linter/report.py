@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .inventory import COMPONENTS, Inventory
 from .matching import MatchResult, match
@@ -22,6 +22,7 @@ class Analysis:
     inventory: Inventory | None = None
     result: MatchResult | None = None
     unresolved: str | None = None  # why the model could not be resolved
+    spec: object = None  # the LoRA settings as matched (targets derived by the framework, if any)
     error: str | None = None  # what PEFT would raise, or why the site could not be read
 
     dead_modules: list = field(default_factory=list)
@@ -40,6 +41,9 @@ def analyze(site: Site, resolver: Resolver, model_override: str | None = None) -
     if site.error:
         analysis.error = site.error
         return analysis
+    if site.unknown:
+        analysis.unresolved = site.unknown
+        return analysis
     ref = model_override or site.model_ref
     if not ref:
         analysis.unresolved = "no base model reference found (pass --model)"
@@ -51,7 +55,15 @@ def analyze(site: Site, resolver: Resolver, model_override: str | None = None) -
     except Unresolved as exc:
         analysis.unresolved = str(exc)
         return analysis
-    analysis.result = match(analysis.inventory, site.lora)
+    spec = site.lora
+    if site.derive_targets is not None:
+        try:
+            spec = replace(site.lora, target_modules=site.derive_targets(analysis.inventory))
+        except Exception as exc:  # the framework itself would refuse (e.g. Unsloth's flag checks)
+            analysis.error = f"{site.framework} would refuse this config: {exc}"
+            return analysis
+    analysis.spec = spec
+    analysis.result = match(analysis.inventory, spec)
     analysis.error = analysis.result.error or analysis.result.forward_crash
     inv = analysis.inventory
     analysis.dead_modules = [a for a in analysis.result.adapted if inv.text_only_dead(a.module)]
@@ -61,6 +73,10 @@ def analyze(site: Site, resolver: Resolver, model_override: str | None = None) -
 def site_json(analysis: Analysis) -> dict:
     site, inv, result = analysis.site, analysis.inventory, analysis.result
     model = {"ref": site.model_ref, "model_type": None, "model_class": None, "source": None}
+    if analysis.spec is not None and analysis.spec is not site.lora:
+        lora = analysis.spec.describe()
+    else:
+        lora = site.lora.describe()
     if analysis.model is not None:
         model["ref"] = analysis.model.ref
         model["source"] = analysis.model.source
@@ -96,7 +112,7 @@ def site_json(analysis: Analysis) -> dict:
             "value": site.modality,
             "evidence": [{"value": e.value, "reason": e.reason, "line": e.line} for e in site.evidence],
         },
-        "lora": site.lora.describe(),
+        "lora": lora,
         "error": error,
         "components": components,
         "modules": modules,

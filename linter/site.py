@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .inventory import Inventory
 from .matching import LoraSpec
 
 
@@ -13,6 +15,18 @@ class Evidence:
     value: str  # text | multimodal
     reason: str
     line: int | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of the file's text: offsets into the decoded text, 1-based line/column, end exclusive."""
+
+    start: int
+    end: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
 
 
 @dataclass
@@ -28,3 +42,15 @@ class Site:
     evidence: list[Evidence] = field(default_factory=list)
     relative_to: Path | None = None  # where relative model paths start
     error: str | None = None  # the front end could not read the LoRA settings
+    unknown: str | None = None  # a setting that decides targeting is not statically known (why)
+    # Where each LoRA setting's value sits in the file, and how it was found (literal, constant,
+    # argparse, env, parameter): what a fix may rewrite and how safe that is.
+    spans: dict[str, Span] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+    syntax: str = "python-call"  # python-call | python-dict | yaml | json: how to spell a new value
+    anchor: Span | None = None  # where a new setting can be inserted after (end of an existing one)
+    call_span: Span | None = None  # the whole LoRA call or block, where diagnostics without a value point
+    # Frameworks that compute targets from the model (Unsloth): inventory -> target_modules.
+    derive_targets: Callable[[Inventory], object] | None = None
+    # Unsloth's finetune_* flags, when they decide the targets
+    flags: dict[str, bool] = field(default_factory=dict)

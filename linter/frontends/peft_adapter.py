@@ -6,20 +6,13 @@ import json
 import re
 from pathlib import Path
 
+from ..diagnostics import span_at
 from ..matching import LoraSpec
 from ..site import Site
+from .errors import FrontEndError
 
 ADAPTER_CONFIG_NAME = "adapter_config.json"
 MAX_JSON_BYTES = 16 * 1024 * 1024
-
-
-class FrontEndError(Exception):
-    """The file is ours but cannot be read; the message says where and why."""
-
-    def __init__(self, message: str, line: int = 1, column: int = 1):
-        super().__init__(message)
-        self.line = line
-        self.column = column
 
 
 def _reject_constant(value: str):
@@ -35,11 +28,6 @@ def load_json_text(text: str, path: Path):
         raise FrontEndError("JSON nested too deeply") from None
     except ValueError as exc:  # NaN/Infinity, or an integer too long to convert
         raise FrontEndError(f"invalid JSON: {exc}") from None
-
-
-def _key_line(text: str, key: str) -> int:
-    match = re.search(rf'"{re.escape(key)}"\s*:', text)
-    return text.count("\n", 0, match.start()) + 1 if match else 1
 
 
 def spec_from_peft_dict(data: dict) -> LoraSpec:
@@ -74,26 +62,34 @@ def read_adapter_config(path: Path) -> list[Site]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FrontEndError(f"not UTF-8 (byte {exc.start})") from None
+    return sites_from_text(text, path)
+
+
+def sites_from_text(text: str, path: Path) -> list[Site]:
     data = load_json_text(text, path)
     if not isinstance(data, dict):
         raise FrontEndError("an adapter config must be a JSON object")
     peft_type = str(data.get("peft_type") or "LORA").upper()
     if peft_type != "LORA":
         return []  # another PEFT method: not ours to judge
-    line = _key_line(text, "target_modules")
+    key = re.search(r'"target_modules"\s*:', text)
+    start, end = (key.start(), key.end() - 1) if key else (0, 0)
+    key_span = span_at(text, start, end)
     try:
         spec = spec_from_peft_dict(data)
     except (TypeError, ValueError) as exc:
-        raise FrontEndError(f"malformed LoRA settings: {exc}", line) from None
+        raise FrontEndError(f"malformed LoRA settings: {exc}", key_span.line) from None
     model_ref = data.get("base_model_name_or_path")
     site = Site(
         file=str(path),
-        line=line,
+        line=key_span.line,
         framework="peft",
         model_ref=model_ref if isinstance(model_ref, str) and model_ref else None,
         lora=spec,
         relative_to=path.parent,
+        syntax="json",
+        call_span=key_span,
     )
     if site.model_ref is None:
-        site.error = "`base_model_name_or_path` is missing, so the base model is unknown (pass --model)"
+        site.unknown = "`base_model_name_or_path` is missing, so the base model is unknown (pass --model)"
     return [site]

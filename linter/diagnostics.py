@@ -1,0 +1,80 @@
+"""The one diagnostic model every renderer, the fixer and the editor server share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .site import Span
+
+SAFE, UNSAFE, DISPLAY = "safe", "unsafe", "display"
+
+
+@dataclass(frozen=True)
+class Edit:
+    span: Span  # what to replace (empty span: insert at span.start)
+    content: str
+
+    def to_json(self) -> dict:
+        return {"line": self.span.line, "column": self.span.column, "end_line": self.span.end_line,
+                "end_column": self.span.end_column, "content": self.content}
+
+
+@dataclass
+class Fix:
+    applicability: str  # safe | unsafe | display
+    message: str
+    edits: list[Edit] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"applicability": self.applicability, "message": self.message, "edits": [e.to_json() for e in self.edits]}
+
+
+@dataclass
+class Diagnostic:
+    code: str
+    name: str
+    severity: str  # error | warning
+    message: str
+    file: str
+    span: Span
+    fix: Fix | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.file,
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "fix": self.fix.to_json() if self.fix else None,
+        }
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """Apply non-overlapping edits, from the end of the text backwards."""
+    out = text
+    last_start = len(text) + 1
+    for edit in sorted(edits, key=lambda e: (e.span.start, e.span.end), reverse=True):
+        if edit.span.end > last_start:
+            continue  # overlaps an edit already applied: left for the next round
+        out = out[: edit.span.start] + edit.content + out[edit.span.end :]
+        last_start = edit.span.start
+    return out
+
+
+def span_at(text: str, start: int, end: int) -> Span:
+    """A Span for offsets into `text` (lines split as libcst and YAML do: \\r\\n, \\r, \\n)."""
+
+    def position(offset: int) -> tuple[int, int]:
+        before = text[:offset]
+        line = before.count("\n") + before.count("\r") - before.count("\r\n") + 1
+        last_break = max(before.rfind("\n"), before.rfind("\r"))
+        return line, offset - last_break
+
+    line, column = position(start)
+    end_line, end_column = position(end)
+    return Span(start, end, line, column, end_line, end_column)

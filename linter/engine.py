@@ -1,0 +1,268 @@
+"""Lint files: front end -> sites -> analysis -> rules -> diagnostics; and apply fixes."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Settings
+from .diagnostics import SAFE, UNSAFE, Diagnostic, apply_edits
+from .frontends.errors import FrontEndError
+from .report import Analysis, analyze
+from .resolve import Resolver
+from .rule import RuleContext
+from .site import Span
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+ADAPTER_CONFIG = "adapter_config.json"
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_FIX_ROUNDS = 5
+SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", "node_modules", ".mypy_cache",
+             ".pytest_cache", ".ruff_cache", "site-packages", "build", "dist"}
+
+NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9-]+(?:\s*,\s*[A-Za-z0-9-]+)*))?", re.I)
+IGNORE = re.compile(r"#\s*loralint:\s*ignore\[(?P<codes>[^\]]*)\]")
+
+
+@dataclass
+class SourceFile:
+    """A file's text as loralint edits it: BOM and newlines kept exactly."""
+
+    path: Path
+    text: str
+    bom: bool = False
+
+    @classmethod
+    def read(cls, path: Path) -> "SourceFile":
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise FrontEndError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not read")
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise FrontEndError(f"cannot read file: {exc.strerror or exc}") from None
+        bom = raw.startswith(b"\xef\xbb\xbf")
+        try:
+            text = raw[3 if bom else 0:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise FrontEndError(f"not valid UTF-8 (byte {exc.start})", line) from None
+        return cls(path, text, bom)
+
+    def write(self, new_text: str) -> None:
+        """Atomically replace the file, keeping its BOM and mode."""
+        import tempfile
+
+        data = (b"\xef\xbb\xbf" if self.bom else b"") + new_text.encode("utf-8")
+        mode = self.path.stat().st_mode
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".loralint")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, mode & 0o7777)
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        self.text = new_text
+
+
+@dataclass
+class FileResult:
+    path: Path
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    analyses: list[Analysis] = field(default_factory=list)
+    source: SourceFile | None = None
+    fixed_text: str | None = None  # set when fixes changed the text
+
+
+def is_candidate(path: Path) -> bool:
+    return path.suffix in PYTHON_SUFFIXES or path.name == ADAPTER_CONFIG
+
+
+class Linter:
+    def __init__(self, settings: Settings, resolver: Resolver, *, modality: str | None = None,
+                 model: str | None = None, select=None, ignore=None):
+        from loralint import rules
+
+        self.settings = settings
+        self.resolver = resolver
+        self.modality = modality or settings.modality
+        self.model = model
+        selected = []
+        for selector in (select or settings.select):
+            selected.extend(rules.resolve_selector(selector))
+        ignored = {r.CODE for selector in (ignore or []) + settings.ignore for r in rules.resolve_selector(selector)}
+        self.rules = [r for r in rules.RULES if r in selected and r.CODE not in ignored]
+        self.rule_codes = {r.CODE for r in self.rules}
+        self._all_rules = rules
+
+    # -- files ------------------------------------------------------------------------------------
+    def lint_path(self, path: Path) -> FileResult:
+        result = FileResult(path)
+        try:
+            source = SourceFile.read(path)
+        except FrontEndError as exc:
+            result.diagnostics = self._filtered(path, None, [self._unreadable(path, exc)])
+            return result
+        result.source = source
+        result.diagnostics, result.analyses = self.lint_text(path, source.text)
+        return result
+
+    def lint_text(self, path: Path, text: str) -> tuple[list[Diagnostic], list[Analysis]]:
+        try:
+            sites = self._sites(path, text)
+        except FrontEndError as exc:
+            return self._filtered(path, text, [self._unreadable(path, exc)]), []
+        diagnostics, analyses = [], []
+        for site in sites:
+            if self.modality:
+                site.modality = self.modality
+            analysis = analyze(site, self.resolver, model_override=self.model)
+            analyses.append(analysis)
+            ctx = RuleContext(analysis, text)
+            for rule in self.rules:
+                ctx.rule = rule
+                diagnostics.extend(rule.check(ctx))
+        return self._filtered(path, text, diagnostics), analyses
+
+    def _sites(self, path: Path, text: str):
+        if path.suffix in PYTHON_SUFFIXES:
+            from .frontends.python import PREFILTER, PythonFile, extract_sites
+
+            if not PREFILTER.search(text):
+                return []
+            return extract_sites(PythonFile(text, path))
+        if path.name == ADAPTER_CONFIG:
+            from .frontends.peft_adapter import sites_from_text
+
+            return sites_from_text(text, path)
+        return []
+
+    def _unreadable(self, path: Path, exc: FrontEndError) -> Diagnostic:
+        rule = self._all_rules.BY_CODE["LL900"]
+        span = Span(0, 0, exc.line, exc.column, exc.line, exc.column)
+        return Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, str(exc), str(path), span)
+
+    # -- suppression ------------------------------------------------------------------------------
+    def _filtered(self, path: Path, text: str | None, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+        ignored = self._per_file_ignores(path)
+        lines = re.split(r"\r\n|\r|\n", text) if text is not None else []
+        out = []
+        for diag in diagnostics:
+            if diag.code not in self.rule_codes or diag.code in ignored:
+                continue
+            line = lines[diag.span.line - 1] if 0 < diag.span.line <= len(lines) else ""
+            if _suppressed(diag, line, path):
+                continue
+            out.append(diag)
+        return sorted(out, key=lambda d: (d.span.line, d.span.column, d.code))
+
+    def _per_file_ignores(self, path: Path) -> set[str]:
+        codes = set()
+        try:
+            relative = path.resolve().relative_to(self.settings.root).as_posix()
+        except ValueError:
+            relative = path.as_posix()
+        for pattern, selectors in self.settings.per_file_ignores.items():
+            if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern):
+                for selector in selectors:
+                    codes.update(r.CODE for r in self._all_rules.resolve_selector(selector))
+        return codes
+
+    # -- fixes ------------------------------------------------------------------------------------
+    def fix_text(self, path: Path, text: str, unsafe: bool) -> tuple[str, list[Diagnostic]]:
+        """Apply fixes until none is left (bounded); return the new text and what remains."""
+        allowed = {SAFE, UNSAFE} if unsafe else {SAFE}
+        diagnostics, _ = self.lint_text(path, text)
+        for _ in range(MAX_FIX_ROUNDS):
+            edits = [e for d in diagnostics if d.fix and d.fix.applicability in allowed for e in d.fix.edits]
+            if not edits:
+                break
+            new_text = apply_edits(text, edits)
+            if new_text == text or not _still_parses(path, new_text):
+                break
+            text = new_text
+            diagnostics, _ = self.lint_text(path, text)
+        return text, diagnostics
+
+
+def _still_parses(path: Path, text: str) -> bool:
+    if path.suffix in PYTHON_SUFFIXES:
+        try:
+            ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+    return True
+
+
+def _suppressed(diag: Diagnostic, line: str, path: Path) -> bool:
+    for match in IGNORE.finditer(line):
+        codes = {c.strip() for c in match.group("codes").split(",") if c.strip()}
+        if not codes or diag.code in codes or diag.name in codes:
+            return True
+    if path.suffix in PYTHON_SUFFIXES:
+        for match in NOQA.finditer(line):
+            if match.group("codes") is None:
+                return True
+            codes = {c.strip().upper() for c in match.group("codes").split(",")}
+            if diag.code in codes:
+                return True
+    return False
+
+
+# -- discovering files ----------------------------------------------------------------------------
+def _git_listed(directory: Path) -> list[Path] | None:
+    """Files under `directory` that git tracks or would track (not ignored); None outside git."""
+    try:
+        proc = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
+            cwd=directory, capture_output=True, timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    return [directory / p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def discover(paths: list[Path], settings: Settings) -> list[Path]:
+    """Expand directories (skipping what git ignores); files named explicitly are kept."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            listed = _git_listed(path)
+            if listed is None:
+                listed = []
+                for root, dirs, files in os.walk(path):
+                    dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+                    listed.extend(Path(root) / f for f in sorted(files))
+            out.extend(p for p in sorted(listed) if is_candidate(p) and p.is_file() and not _excluded(p, settings))
+        else:
+            if not _excluded(path, settings):
+                out.append(path)
+    seen, unique = set(), []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def _excluded(path: Path, settings: Settings) -> bool:
+    if not settings.exclude:
+        return False
+    try:
+        relative = path.resolve().relative_to(settings.root).as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    return any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern) for pattern in settings.exclude)

@@ -1,0 +1,144 @@
+"""Rewrites that move adapters off dead modules, each verified on the inventory before it is offered.
+
+A plan is offered only if matching the new config selects exactly the live modules the old one
+selected, with the same LoRA parameters each, and PEFT would accept it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from .frontends import unsloth
+from .inventory import Inventory
+from .matching import LoraSpec, match
+from .report import Analysis
+
+
+@dataclass
+class FixPlan:
+    field: str  # the setting to write
+    value: object  # its new value (a regex string, or a bool for Unsloth's flags)
+    message: str
+
+
+def covering_roots(names: set[str], forbidden: set[str]) -> list[str]:
+    """The highest ancestors of `names` whose subtrees hold no forbidden module."""
+    blocked = set()
+    for name in forbidden:
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            blocked.add(".".join(parts[:i]))
+    roots = set()
+    for name in names:
+        best = name
+        parts = name.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            ancestor = ".".join(parts[:i])
+            if ancestor in blocked:
+                break
+            best = ancestor
+        roots.add(best)
+    # drop roots nested in other roots
+    return sorted(r for r in roots if not any(r.startswith(o + ".") for o in roots))
+
+
+def dead_roots(inventory: Inventory, dead_names: set[str]) -> list[str]:
+    """Where dead adapters sit, as the sub-trees that hold nothing live (`model.visual`, ...)."""
+    live = {m.name for m in inventory.modules if not inventory.text_only_dead(m)}
+    return covering_roots(dead_names, live)
+
+
+def _alternation(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else "(?:" + "|".join(items) + ")"
+
+
+def _verify(inventory: Inventory, spec: LoraSpec, expected: dict[str, int]) -> bool:
+    try:
+        result = match(inventory, spec)
+    except re.error:
+        return False
+    if result.error or result.forward_crash:
+        return False
+    return {a.module.name: a.params for a in result.adapted} == expected
+
+
+def _target_candidates(inventory: Inventory, spec: LoraSpec, live: list[str]):
+    language = inventory.language_prefixes()
+    if not language:
+        return
+    prefix = _alternation(re.escape(p) for p in language)
+    targets = spec.target_modules
+    if isinstance(targets, (list, tuple)) and not (isinstance(targets, str)):
+        leaves = [t for t in dict.fromkeys(targets) if any(n == t or n.endswith("." + t) for n in live)]
+    else:
+        leaves = list(dict.fromkeys(n.rsplit(".", 1)[-1] for n in live))
+    suffix = "(" + "|".join(re.escape(leaf) for leaf in leaves) + ")"
+    yield rf"{prefix}\..*\.{suffix}"
+    # language-side modules that only run with images (Mllama's cross-attention layers)
+    image_only = set(inventory.image_only)
+    if image_only:
+        keep = {m.name for m in inventory.modules if m.component == "language" and m.name not in image_only}
+        roots = covering_roots(image_only, keep)
+        relative = []
+        for root in roots:
+            for p in language:
+                if root.startswith(p + "."):
+                    relative.append(re.escape(root[len(p) + 1:]))
+        if relative:
+            yield rf"{prefix}\.(?!{_alternation(relative)}\.).*\.{suffix}"
+    if isinstance(targets, str):
+        # keep the user's own pattern, anchored to the language model
+        yield rf"(?={prefix}\.)(?:{targets})"
+    # exact, always right, never pretty
+    yield "(" + "|".join(re.escape(n) for n in live) + ")"
+
+
+def _language_leaf_names(inventory: Inventory) -> list[str]:
+    counts = Counter(
+        m.name.rsplit(".", 1)[-1] for m in inventory.modules
+        if m.component == "language" and m.kind == "linear" and not inventory.text_only_dead(m)
+    )
+    return [name for name, _ in counts.most_common(8)]
+
+
+def plan_fix(analysis: Analysis) -> tuple[FixPlan | None, str]:
+    """(plan, "") or (None, why no fix is offered)."""
+    inventory, spec, result, site = analysis.inventory, analysis.spec, analysis.result, analysis.site
+    dead = {a.module.name for a in analysis.dead_modules}
+    expected = {a.module.name: a.params for a in result.adapted if a.module.name not in dead}
+    if not expected:
+        leaves = _language_leaf_names(inventory)
+        hint = f"; its language model's linear layers are named {', '.join(f'`{n}`' for n in leaves)}" if leaves else ""
+        return None, f"every selected module is dead, so no rewrite keeps the intent{hint}"
+
+    if site.derive_targets is not None and site.flags.get("finetune_vision_layers"):
+        flags = {**site.flags, "finetune_vision_layers": False}
+        try:
+            new_targets = unsloth.targets_for(inventory, flags)
+        except unsloth.UnslothWouldRaise:
+            new_targets = None
+        if new_targets is not None and _verify(inventory, replace(spec, target_modules=new_targets), expected):
+            return FixPlan("finetune_vision_layers", False, "stop finetuning the vision layers"), ""
+        return None, "turning off finetune_vision_layers does not leave exactly the live modules"
+
+    if spec.layers_to_transform is not None or spec.layers_pattern:
+        # PEFT forbids a regex target with layers_to_transform: exclude the dead sub-trees instead
+        live_names = set(expected)
+        roots = covering_roots(dead, live_names)
+        pattern = _alternation(re.escape(r) for r in roots) + r"(?:\..*)?"
+        existing = spec.exclude_modules
+        if isinstance(existing, str) and existing:
+            pattern = f"(?:{existing})|{pattern}"
+        elif isinstance(existing, (list, tuple)) and existing:
+            pattern = rf"(?:.*\.)?{_alternation(re.escape(e) for e in existing)}|{pattern}"
+        if _verify(inventory, replace(spec, exclude_modules=pattern), expected):
+            return FixPlan("exclude_modules", pattern, "exclude the modules that never see gradient"), ""
+        return None, "no exclude_modules pattern leaves exactly the live modules"
+
+    for candidate in _target_candidates(inventory, spec, list(expected)):
+        if _verify(inventory, replace(spec, target_modules=candidate), expected):
+            return FixPlan("target_modules", candidate, "target only the language model"), ""
+    return None, "no anchored pattern selects exactly the live modules"

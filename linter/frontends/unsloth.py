@@ -1,0 +1,59 @@
+"""Unsloth's own LoRA targeting.
+
+Mirrors unsloth `FastBaseModel.get_peft_model` (unsloth/models/vision.py, 2025.x): with
+`target_modules=None` or `"all-linear"` it builds a regex with unsloth_zoo's
+`peft_utils.get_peft_regex` from the model's Linear leaf names and the `finetune_*` flags
+("all-linear" forces every flag on); an explicit list or string goes to PEFT unchanged.
+`FastLanguageModel.get_peft_model` (unsloth/models/llama.py) defaults to the seven projections.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+FAST_LANGUAGE_DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+VISION_TAGS = ["vision", "image", "visual", "patch"]
+LANGUAGE_TAGS = ["language", "text"]
+ATTENTION_TAGS = ["self_attn", "attention", "attn"]
+MLP_TAGS = ["mlp", "feed_forward", "ffn", "dense"]
+FLAGS = ("finetune_vision_layers", "finetune_language_layers", "finetune_attention_modules", "finetune_mlp_modules")
+
+
+class UnslothWouldRaise(Exception):
+    pass
+
+
+def _alternation(words) -> str:
+    return "|".join(re.escape(w) for w in words) or "$^"  # empty: matches nothing
+
+
+def peft_regex(linear_names: list[str], flags: dict[str, bool], target_modules: list[str] | None = None) -> str:
+    """The regex unsloth_zoo's get_peft_regex returns for a model with these Linear module names."""
+    vision, language = flags["finetune_vision_layers"], flags["finetune_language_layers"]
+    attention, mlp = flags["finetune_attention_modules"], flags["finetune_mlp_modules"]
+    if not (vision or language):
+        raise UnslothWouldRaise("Select at least one of vision / language layers to finetune.")
+    if not (attention or mlp):
+        raise UnslothWouldRaise("Select at least one of attention / MLP modules to finetune.")
+    leaf_counts = Counter(name.rsplit(".", 1)[-1] for name in linear_names)
+    if target_modules is None:
+        # names seen more than once: single heads (lm_head, one-off projectors) are left out
+        leaves = [leaf for leaf, count in leaf_counts.items() if count > 1]
+    else:
+        leaves = list(target_modules)
+    part = _alternation(VISION_TAGS if vision else []) + "|" + _alternation(LANGUAGE_TAGS if language else [])
+    component = _alternation(ATTENTION_TAGS if attention else []) + "|" + _alternation(MLP_TAGS if mlp else [])
+    leaf = r"(?:(?<=\.)|^)(?:" + _alternation(leaves) + r")$"
+    regex = r".*?(?:" + part + r")" + r".*?(?:" + component + r")" + r".*?" + leaf
+    if language:
+        regex += r"|(?:\bmodel\.layers\.\d+\.(?:" + component + r")\." + leaf + ")"
+    if not any(re.search(regex, name) for name in linear_names):
+        raise UnslothWouldRaise("the generated regex matched no linear layers (check the finetune_* flags)")
+    return regex
+
+
+def targets_for(inventory, flags: dict[str, bool]) -> str:
+    """What FastVisionModel.get_peft_model passes to PEFT for this model and these flags."""
+    return peft_regex([m.name for m in inventory.modules if m.kind == "linear"], flags)

@@ -1,0 +1,121 @@
+"""What rules see (facts about one site) and the helpers they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .diagnostics import DISPLAY, SAFE, UNSAFE, Diagnostic, Edit, Fix
+from .fixes import FixPlan, dead_roots, plan_fix
+from .report import Analysis, human_count
+from .site import Span
+
+# How a value found in a file may be rewritten: a value that came through a command-line flag, an
+# environment variable or a function parameter is also the user's override point, so rewriting it
+# at the site is not safe to do unasked.
+OVERRIDABLE_ORIGINS = {"argparse", "env", "parameter"}
+
+
+@dataclass
+class RuleContext:
+    analysis: Analysis
+    text: str  # the file's text, for edits
+    rule: object = None  # the rule module being run (set by the engine)
+
+    @property
+    def site(self):
+        return self.analysis.site
+
+    def span_for(self, *fields: str) -> Span:
+        for name in fields:
+            if name in self.site.spans:
+                return self.site.spans[name]
+        return self.site.call_span or Span(0, 0, self.site.line or 1, self.site.column or 1, self.site.line or 1, self.site.column or 1)
+
+    def diagnostic(self, message: str, span: Span, fix: Fix | None = None) -> Diagnostic:
+        rule = self.rule
+        return Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, message, self.site.file or "", span, fix)
+
+    # -- fixes -----------------------------------------------------------------------------------
+    def fix_from_plan(self, plan: FixPlan, applicability: str) -> Fix | None:
+        site = self.site
+        literal = spell(plan.value, site.syntax)
+        if plan.field in site.spans:
+            edit = Edit(site.spans[plan.field], literal)
+            if site.origins.get(plan.field) in OVERRIDABLE_ORIGINS and applicability == SAFE:
+                applicability = UNSAFE
+        elif site.anchor is not None:
+            insert_at = Span(site.anchor.end, site.anchor.end, site.anchor.end_line, site.anchor.end_column,
+                             site.anchor.end_line, site.anchor.end_column)
+            edit = Edit(insert_at, f", {spell_key(plan.field, site.syntax)}{literal}")
+        else:
+            return None
+        return Fix(applicability, f"{plan.message}: {plan.field}={literal}", [edit])
+
+
+def spell(value, syntax: str) -> str:
+    """A value as source text in the file's language."""
+    if isinstance(value, bool):
+        return ("True" if value else "False") if syntax.startswith("python") else ("true" if value else "false")
+    if isinstance(value, str):
+        if syntax.startswith("python"):
+            raw = f'r"{value}"'
+            if '"' not in value and not value.endswith("\\"):
+                return raw
+            return repr(value)
+        if syntax == "yaml":
+            return "'" + value.replace("'", "''") + "'"
+        import json
+
+        return json.dumps(value)
+    import json
+
+    return json.dumps(value) if not syntax.startswith("python") else repr(value)
+
+
+def spell_key(field: str, syntax: str) -> str:
+    if syntax == "python-call":
+        return f"{field}="
+    if syntax == "python-dict":
+        return f'"{field}": '
+    return f'"{field}": ' if syntax == "json" else f"{field}: "
+
+
+@dataclass
+class SinkFinding:
+    message: str
+    plan: FixPlan | None
+    no_fix_reason: str
+
+
+def gradient_sink(ctx: RuleContext) -> SinkFinding | None:
+    """Shared by LL001 and LL002: adapters on modules that text-only data never trains."""
+    analysis = ctx.analysis
+    if analysis.result is None or analysis.error or not analysis.dead_modules:
+        return None
+    inventory = analysis.inventory
+    dead_count = len(analysis.dead_modules)
+    total_count = len(analysis.result.adapted)
+    dead_params, total_params = analysis.dead_params, analysis.total_params
+    roots = dead_roots(inventory, {a.module.name for a in analysis.dead_modules})
+    shown = ", ".join(f"`{r}`" for r in roots[:3]) + (f" and {len(roots) - 3} more" if len(roots) > 3 else "")
+    share = 100 * dead_params / total_params if total_params else 0
+    message = (
+        f"{dead_count} of {total_count} adapters ({human_count(dead_params)} of {human_count(total_params)} "
+        f"LoRA parameters, {share:.0f}%) are on {shown}, which never sees gradient with text-only data"
+    )
+    plan, reason = plan_fix(analysis)
+    if plan is None:
+        message += f"; no automatic fix: {reason}"
+    return SinkFinding(message, plan, reason)
+
+
+def evidence_note(analysis: Analysis, value: str) -> str:
+    items = [e for e in analysis.site.evidence if e.value == value]
+    if not items:
+        return ""
+    first = items[0]
+    where = f" (line {first.line})" if first.line else ""
+    return f" [{value}: {first.reason}{where}]"
+
+
+__all__ = ["RuleContext", "gradient_sink", "evidence_note", "SAFE", "UNSAFE", "DISPLAY"]

@@ -1,0 +1,44 @@
+"""LL004 peft-would-raise: PEFT would refuse this config on this model, or its first forward would crash."""
+
+from loralint.rule import RuleContext
+
+CODE = "LL004"
+NAME = "peft-would-raise"
+SEVERITY = "error"
+FIX = None
+SUMMARY = "PEFT would refuse the config on this model, or the wrapped model would crash on its first step."
+
+
+def check(ctx: RuleContext):
+    analysis = ctx.analysis
+    if analysis.inventory is None or not analysis.error:
+        return
+    model = analysis.inventory.model_class
+    yield ctx.diagnostic(f"on {model}: {analysis.error}", ctx.span_for("target_modules", "layers_to_transform"))
+
+
+VALID = [
+    '''
+from peft import LoraConfig
+from transformers import AutoModelForCausalLM
+model = AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.1-8B-Instruct")
+config = LoraConfig(target_modules=None)  # llama has PEFT default targets
+''',
+]
+
+INVALID = [
+    # Qwen2.5-VL has no PEFT default target list
+    '''
+from peft import LoraConfig
+from transformers import Qwen2_5_VLForConditionalGeneration
+model = Qwen2_5_VLForConditionalGeneration.from_pretrained("Qwen/Qwen2.5-VL-7B-Instruct")
+config = LoraConfig(r=8)
+''',
+    # a regex target together with layers_to_transform
+    '''
+from peft import LoraConfig
+from transformers import AutoModelForCausalLM
+model = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2.5-7B-Instruct")
+config = LoraConfig(target_modules=".*q_proj", layers_to_transform=[0, 1])
+''',
+]
