@@ -13,8 +13,9 @@ def _mllama_image_only(config: dict, language_prefixes: Iterable[str], names: It
     # entirely when there are no cross_attention_states: the whole layer, cross_attn and mlp alike.
     text_config = config.get("text_config") or {}
     layers = text_config.get("cross_attention_layers") or []
-    prefixes = tuple(f"{lang}.layers.{i}." for lang in language_prefixes for i in layers)
-    return {name for name in names if name.startswith(prefixes)}
+    layer_names = {f"{lang}.layers.{i}" for lang in language_prefixes for i in layers}
+    prefixes = tuple(f"{layer}." for layer in layer_names)
+    return {name for name in names if name in layer_names or name.startswith(prefixes)}
 
 
 # model_type -> function(config dict, language component prefixes, module names) -> image-only names

@@ -6,7 +6,6 @@ import ast
 import fnmatch
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,6 +221,8 @@ def _suppressed(diag: Diagnostic, line: str, path: Path) -> bool:
 # -- discovering files ----------------------------------------------------------------------------
 def _git_listed(directory: Path) -> list[Path] | None:
     """Files under `directory` that git tracks or would track (not ignored); None outside git."""
+    import subprocess
+
     try:
         proc = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],

@@ -44,10 +44,30 @@ def covering_roots(names: set[str], forbidden: set[str]) -> list[str]:
     return sorted(r for r in roots if not any(r.startswith(o + ".") for o in roots))
 
 
+def natural_key(name: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+COMPONENT_ORDER = {"vision": 0, "audio": 1, "projector": 2, "language": 3, "head": 4}
+
+
 def dead_roots(inventory: Inventory, dead_names: set[str]) -> list[str]:
-    """Where dead adapters sit, as the sub-trees that hold nothing live (`model.visual`, ...)."""
+    """Where dead adapters sit, as the sub-trees that hold nothing live (`model.visual`, ...),
+    towers first, then projectors, then image-only language layers."""
     live = {m.name for m in inventory.modules if not inventory.text_only_dead(m)}
-    return covering_roots(dead_names, live)
+    component = {m.name: m.component for m in inventory.modules}
+    roots = covering_roots(dead_names, live)
+    return sorted(roots, key=lambda r: (COMPONENT_ORDER.get(component.get(r, "projector"), 2), natural_key(r)))
+
+
+def _factored(escaped_relative: list[str], raw_relative: list[str]) -> str:
+    """`layers\.3|layers\.8` -> `layers\.(?:3|8)` when the roots differ only by an index."""
+    heads = {r.rpartition(".")[0] for r in raw_relative}
+    tails = [r.rpartition(".")[2] for r in raw_relative]
+    if len(heads) == 1 and all(t.isdigit() for t in tails) and len(tails) > 1:
+        head = re.escape(heads.pop())
+        return rf"{head}\.(?:{'|'.join(sorted(tails, key=int))})"
+    return _alternation(escaped_relative)
 
 
 def _alternation(items) -> str:
@@ -82,13 +102,10 @@ def _target_candidates(inventory: Inventory, spec: LoraSpec, live: list[str]):
     if image_only:
         keep = {m.name for m in inventory.modules if m.component == "language" and m.name not in image_only}
         roots = covering_roots(image_only, keep)
-        relative = []
-        for root in roots:
-            for p in language:
-                if root.startswith(p + "."):
-                    relative.append(re.escape(root[len(p) + 1:]))
+        relative = [root[len(p) + 1:] for root in roots for p in language if root.startswith(p + ".")]
         if relative:
-            yield rf"{prefix}\.(?!{_alternation(relative)}\.).*\.{suffix}"
+            excluded = _factored([re.escape(r) for r in relative], relative)
+            yield rf"{prefix}\.(?!{excluded}\.).*\.{suffix}"
     if isinstance(targets, str):
         # keep the user's own pattern, anchored to the language model
         yield rf"(?={prefix}\.)(?:{targets})"
