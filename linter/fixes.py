@@ -61,7 +61,7 @@ def dead_roots(inventory: Inventory, dead_names: set[str]) -> list[str]:
 
 
 def _factored(escaped_relative: list[str], raw_relative: list[str]) -> str:
-    """`layers\.3|layers\.8` -> `layers\.(?:3|8)` when the roots differ only by an index."""
+    r"""`layers\.3|layers\.8` -> `layers\.(?:3|8)` when the roots differ only by an index."""
     heads = {r.rpartition(".")[0] for r in raw_relative}
     tails = [r.rpartition(".")[2] for r in raw_relative]
     if len(heads) == 1 and all(t.isdigit() for t in tails) and len(tails) > 1:

@@ -1,6 +1,9 @@
 """Benchmarks for DESIGN.md's budgets, run by hand (never in tests).
 
-    python scripts/bench.py [--runs 5]
+    python scripts/bench.py [--runs 5] [--only report|check]
+
+`check`: warm `loralint check` of one example script, and of a synthetic tree of 1,000 Python files
+of which 10 are training scripts (budgets: 0.35 s and 3 s).
 
 For each model: cold `loralint report` (empty cache, bundled inventories off), warm `report`, and what a
 user would do instead (build the model on the meta device with transformers, wrap it with PEFT, list
@@ -54,12 +57,38 @@ def timed(cmd, env) -> tuple[float, str]:
     return elapsed, proc.stdout
 
 
+def bench_check(repo: Path, runs: int, env: dict) -> None:
+    script = repo / "examples" / "scripts" / "peft_trainer_text.py"
+    cmd = [sys.executable, "-m", "loralint", "check", "--output-format", "concise"]
+    timed(cmd + [str(script)], env)  # warm the inventory cache
+    one = [timed(cmd + [str(script)], env)[0] for _ in range(runs)]
+    with tempfile.TemporaryDirectory() as tree:
+        root = Path(tree)
+        examples = sorted((repo / "examples" / "scripts").glob("*.py"))
+        for i in range(1000):
+            package = root / f"pkg{i // 100}"
+            package.mkdir(exist_ok=True)
+            if i % 100 == 0:
+                text = examples[(i // 100) % len(examples)].read_text()
+            else:
+                text = f'"""Module {i}."""\nimport os\n\n\ndef f{i}(x):\n    return os.path.join(str(x), "{i}")\n' * 20
+            (package / f"mod{i}.py").write_text(text)
+        tree_times = [timed(cmd + [str(root)], env)[0] for _ in range(runs)]
+    print(json.dumps({"check_one_script_s": statistics.median(one), "check_one_min_s": min(one),
+                      "check_1000_files_s": statistics.median(tree_times), "check_1000_min_s": min(tree_times)}))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", choices=["report", "check"])
     args = parser.parse_args()
     repo = Path(__file__).resolve().parents[1]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    if args.only != "report":
+        bench_check(repo, args.runs, env)
+        if args.only == "check":
+            return 0
     rows = []
     for hub_id in MODELS:
         config_dir = repo / "linter" / "zoo" / hub_id.replace("/", "--")
