@@ -83,8 +83,11 @@ class FileResult:
     fixed_text: str | None = None  # set when fixes changed the text
 
 
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
 def is_candidate(path: Path) -> bool:
-    return path.suffix in PYTHON_SUFFIXES or path.name == ADAPTER_CONFIG
+    return path.suffix in PYTHON_SUFFIXES + YAML_SUFFIXES + (".json",)
 
 
 class Linter:
@@ -144,6 +147,14 @@ class Linter:
             from .frontends.peft_adapter import sites_from_text
 
             return sites_from_text(text, path)
+        if path.suffix in YAML_SUFFIXES or path.suffix == ".json":
+            from .frontends import trainers
+
+            if path.suffix == ".json":
+                from .frontends.peft_adapter import load_json_text
+
+                load_json_text(text, path)  # strict JSON first: NaN, huge integers, bad syntax
+            return trainers.sites_from_text(text, path)
         return []
 
     def _unreadable(self, path: Path, exc: FrontEndError) -> Diagnostic:
@@ -199,6 +210,13 @@ def _still_parses(path: Path, text: str) -> bool:
         try:
             ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+    elif path.suffix in YAML_SUFFIXES or path.suffix == ".json":
+        from . import safe_yaml
+
+        try:
+            safe_yaml.load(text)
+        except FrontEndError:
             return False
     return True
 

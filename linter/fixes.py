@@ -19,8 +19,9 @@ from .report import Analysis
 @dataclass
 class FixPlan:
     field: str  # the setting to write
-    value: object  # its new value (a regex string, or a bool for Unsloth's flags)
+    value: object  # its new value (a regex string, or a bool for a framework's flag)
     message: str
+    also: dict = None  # further settings written by the same fix (e.g. Axolotl's lora_target_linear: false)
 
 
 def covering_roots(names: set[str], forbidden: set[str]) -> list[str]:
@@ -131,15 +132,11 @@ def plan_fix(analysis: Analysis) -> tuple[FixPlan | None, str]:
         hint = f"; its language model's linear layers are named {', '.join(f'`{n}`' for n in leaves)}" if leaves else ""
         return None, f"every selected module is dead, so no rewrite keeps the intent{hint}"
 
-    if site.derive_targets is not None and site.flags.get("finetune_vision_layers"):
-        flags = {**site.flags, "finetune_vision_layers": False}
-        try:
-            new_targets = unsloth.targets_for(inventory, flags)
-        except unsloth.UnslothWouldRaise:
-            new_targets = None
-        if new_targets is not None and _verify(inventory, replace(spec, target_modules=new_targets), expected):
-            return FixPlan("finetune_vision_layers", False, "stop finetuning the vision layers"), ""
-        return None, "turning off finetune_vision_layers does not leave exactly the live modules"
+    if site.framework == "unsloth" and site.derive_targets is not None:
+        return _unsloth_plan(analysis, expected)
+    if site.framework == "llamafactory":
+        return _llamafactory_plan(analysis, expected)
+    also = {"lora_target_linear": False} if site.flags.get("lora_target_linear") else None
 
     if spec.layers_to_transform is not None or spec.layers_pattern:
         # PEFT forbids a regex target with layers_to_transform: exclude the dead sub-trees instead
@@ -152,10 +149,45 @@ def plan_fix(analysis: Analysis) -> tuple[FixPlan | None, str]:
         elif isinstance(existing, (list, tuple)) and existing:
             pattern = rf"(?:.*\.)?{_alternation(re.escape(e) for e in existing)}|{pattern}"
         if _verify(inventory, replace(spec, exclude_modules=pattern), expected):
-            return FixPlan("exclude_modules", pattern, "exclude the modules that never see gradient"), ""
+            return FixPlan("exclude_modules", pattern, "exclude the modules that never see gradient", also), ""
         return None, "no exclude_modules pattern leaves exactly the live modules"
 
     for candidate in _target_candidates(inventory, spec, list(expected)):
         if _verify(inventory, replace(spec, target_modules=candidate), expected):
-            return FixPlan("target_modules", candidate, "target only the language model"), ""
+            return FixPlan("target_modules", candidate, "target only the language model", also), ""
     return None, "no anchored pattern selects exactly the live modules"
+
+
+def _unsloth_plan(analysis: Analysis, expected: dict) -> tuple[FixPlan | None, str]:
+    site, inventory = analysis.site, analysis.inventory
+    if not site.flags.get("finetune_vision_layers"):
+        return None, "the targets come from Unsloth's own rules and its vision flag is already off"
+    flags = {**site.flags, "finetune_vision_layers": False}
+    try:
+        new_targets = unsloth.targets_for(inventory, flags)
+    except unsloth.UnslothWouldRaise:
+        return None, "Unsloth would refuse the config with finetune_vision_layers off"
+    if _verify(inventory, replace(analysis.spec, target_modules=new_targets), expected):
+        return FixPlan("finetune_vision_layers", False, "stop finetuning the vision layers"), ""
+    return None, "turning off finetune_vision_layers does not leave exactly the live modules"
+
+
+def _llamafactory_plan(analysis: Analysis, expected: dict) -> tuple[FixPlan | None, str]:
+    """LLaMA-Factory's idiom: its freeze flags (a regex is no option: lora_target is a name list)."""
+    from .frontends.trainers import _llamafactory_targets
+    from .trainer_data import LLAMAFACTORY_COMPOSITE_MODELS
+
+    site, inventory = analysis.site, analysis.inventory
+    if inventory.model_type not in LLAMAFACTORY_COMPOSITE_MODELS:
+        return None, (f"LLaMA-Factory does not know {inventory.model_type} as a composite model, so its freeze "
+                      "flags cannot help; list the language model's modules in lora_target")
+    targets = analysis.site.lora.target_modules
+    new_targets = _llamafactory_targets(inventory, targets=targets, freeze_vision=True, freeze_projector=True,
+                                        freeze_language=site.flags.get("freeze_language_model", False))
+    if not _verify(inventory, replace(analysis.spec, target_modules=new_targets), expected):
+        return None, "LLaMA-Factory's freeze flags do not leave exactly the live modules"
+    off = [flag for flag in ("freeze_vision_tower", "freeze_multi_modal_projector") if not site.flags.get(flag)]
+    if not off:
+        return None, "the vision tower and projector are frozen already; the dead targets come from lora_target"
+    also = {flag: True for flag in off[1:]}
+    return FixPlan(off[0], True, "let LLaMA-Factory freeze the vision tower and projector", also or None), ""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from .diagnostics import DISPLAY, SAFE, UNSAFE, Diagnostic, Edit, Fix
+from .diagnostics import DISPLAY, SAFE, UNSAFE, Diagnostic, Edit, Fix, span_at
 from .fixes import FixPlan, dead_roots, plan_fix
 from .report import Analysis, human_count
 from .site import Span
@@ -38,18 +39,54 @@ class RuleContext:
     # -- fixes -----------------------------------------------------------------------------------
     def fix_from_plan(self, plan: FixPlan, applicability: str) -> Fix | None:
         site = self.site
-        literal = spell(plan.value, site.syntax)
-        if plan.field in site.spans:
-            edit = Edit(site.spans[plan.field], literal)
-            if site.origins.get(plan.field) in OVERRIDABLE_ORIGINS and applicability == SAFE:
+        edits = []
+        for field, value in [(plan.field, plan.value), *(plan.also or {}).items()]:
+            edit = self._edit_for(field, value)
+            if edit is None:
+                return None
+            edits.append(edit)
+            if site.origins.get(field) in OVERRIDABLE_ORIGINS and applicability == SAFE:
                 applicability = UNSAFE
-        elif site.anchor is not None:
-            insert_at = Span(site.anchor.end, site.anchor.end, site.anchor.end_line, site.anchor.end_column,
-                             site.anchor.end_line, site.anchor.end_column)
-            edit = Edit(insert_at, f", {spell_key(plan.field, site.syntax)}{literal}")
-        else:
+            if site.syntax == "yaml" and edit.span.start != edit.span.end and _has_comment(self.text[edit.span.start:edit.span.end]):
+                applicability = UNSAFE  # the replaced span holds a comment that the fix would drop
+        shown = ", ".join(f"{f}={spell(v, site.syntax)}" for f, v in [(plan.field, plan.value), *(plan.also or {}).items()])
+        return Fix(applicability, f"{plan.message}: {shown}", edits)
+
+    def _edit_for(self, field: str, value) -> Edit | None:
+        site = self.site
+        literal = spell(value, site.syntax)
+        if field in site.spans:
+            span = site.spans[field]
+            prefix = " " if site.syntax == "yaml" and self.text[span.start - 1:span.start] == ":" else ""
+            return Edit(span, prefix + literal)
+        anchor = site.anchor
+        if anchor is None:
             return None
-        return Fix(applicability, f"{plan.message}: {plan.field}={literal}", [edit])
+        key = site.key_names.get(field, field)
+        at = Span(anchor.end, anchor.end, anchor.end_line, anchor.end_column, anchor.end_line, anchor.end_column)
+        if site.syntax == "yaml":
+            # a new top-level key on its own line after the anchor's line (its comment stays put)
+            line_end = self.text.find("\n", anchor.end)
+            line_end = len(self.text) if line_end < 0 else line_end - (self.text[line_end - 1] == "\r")
+            newline = "\r\n" if "\r\n" in self.text else "\n"
+            return Edit(span_at(self.text, line_end, line_end), f"{newline}{key}: {literal}")
+        if site.syntax == "json":
+            return Edit(at, f", {json.dumps(key)}: {literal}")
+        return Edit(at, f", {spell_key(key, site.syntax)}{literal}")
+
+
+def _has_comment(chunk: str) -> bool:
+    in_single = in_double = False
+    previous = " "
+    for ch in chunk:
+        if ch == "'" and not in_double:
+            in_single = not in_single
+        elif ch == '"' and not in_single and previous != "\\":
+            in_double = not in_double
+        elif ch == "#" and not in_single and not in_double and previous in " \t\n\r":
+            return True
+        previous = ch
+    return False
 
 
 def spell(value, syntax: str) -> str:

@@ -48,6 +48,7 @@ class Site:
     spans: dict[str, Span] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
     syntax: str = "python-call"  # python-call | python-dict | yaml | json: how to spell a new value
+    key_names: dict[str, str] = field(default_factory=dict)  # LoRA field -> the file's key (trainer configs)
     anchor: Span | None = None  # where a new setting can be inserted after (end of an existing one)
     call_span: Span | None = None  # the whole LoRA call or block, where diagnostics without a value point
     # Frameworks that compute targets from the model (Unsloth): inventory -> target_modules.

@@ -90,6 +90,24 @@ def sites_from_text(text: str, path: Path) -> list[Site]:
         syntax="json",
         call_span=key_span,
     )
+    _json_spans(site, text)
     if site.model_ref is None:
         site.unknown = "`base_model_name_or_path` is missing, so the base model is unknown (pass --model)"
     return [site]
+
+
+def _json_spans(site: Site, text: str) -> None:
+    """Value spans for fixes, from the YAML composer's marks (JSON is YAML flow style)."""
+    from .. import safe_yaml
+
+    try:
+        node = safe_yaml.compose(text)
+    except FrontEndError:
+        return  # strict JSON loaded fine; without spans the diagnostics just offer no fix
+    keys = safe_yaml.top_level(node)
+    for field in ("target_modules", "exclude_modules"):
+        if field in keys:
+            value = keys[field][1]
+            site.spans[field] = span_at(text, value.start_mark.index, value.end_mark.index)
+            site.origins[field] = "literal"
+    site.anchor = site.spans.get("target_modules")
