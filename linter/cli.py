@@ -27,21 +27,6 @@ def _split_list(value: str | None):
     return items
 
 
-def _find_adapter_configs(path: Path) -> list[Path]:
-    from .frontends.peft_adapter import ADAPTER_CONFIG_NAME
-
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise UsageError(f"{path}: no such file or directory")
-    found = []
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if ADAPTER_CONFIG_NAME in files:
-            found.append(Path(root) / ADAPTER_CONFIG_NAME)
-    return found
-
-
 def _cli_site(args):
     from .matching import LoraSpec
     from .site import Site
@@ -65,36 +50,41 @@ def _cli_site(args):
 
 
 def cmd_report(args) -> int:
-    from .frontends.peft_adapter import FrontEndError, read_adapter_config
+    from .config import Settings
+    from .engine import SourceFile, discover, sites_for_text
+    from .frontends.errors import FrontEndError
+    from .matching import LoraSpec
     from .report import analyze, render_markdown, render_table, report_json
     from .resolve import Resolver
     from .site import Site
-    from .matching import LoraSpec
 
     resolver = Resolver(offline=args.offline)
     sites = []
     if args.paths:
-        for raw in args.paths:
-            configs = _find_adapter_configs(Path(raw))
-            if not configs:
-                print(f"loralint: {raw}: no adapter_config.json found", file=sys.stderr)
-            for config_path in configs:
-                try:
-                    found = read_adapter_config(config_path)
-                except FrontEndError as exc:
-                    site = Site(file=str(config_path), line=exc.line, framework="peft", model_ref=None, lora=LoraSpec())
-                    site.error = f"{config_path}:{exc.line}:{exc.column}: {exc}"
-                    found = [site]
-                for site in found:
-                    if args.modality:
-                        site.modality = args.modality
-                    if args.model_class:
-                        site.model_class = args.model_class
-                sites.extend(found)
+        paths = [Path(p) for p in args.paths]
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            raise UsageError(f"{missing[0]}: no such file or directory")
+        for path in discover(paths, Settings(root=Path.cwd())):
+            try:
+                source = SourceFile.read(path)
+                found = sites_for_text(path, source.text)
+            except FrontEndError as exc:
+                site = Site(file=str(path), line=exc.line, framework="unknown", model_ref=None, lora=LoraSpec())
+                site.error = f"{path}:{exc.line}:{exc.column}: {exc}"
+                found = [site]
+            for site in found:
+                if args.modality:
+                    site.modality = args.modality
+                if args.model_class:
+                    site.model_class = args.model_class
+            sites.extend(found)
+        if not sites:
+            print("loralint: no LoRA configuration found in " + ", ".join(args.paths), file=sys.stderr)
     elif args.model:
         sites.append(_cli_site(args))
     else:
-        raise UsageError("give an adapter_config.json (or a directory of them), or --model REF")
+        raise UsageError("give files or directories with LoRA configs, or --model REF")
 
     analyses = [analyze(site, resolver, model_override=args.model if args.paths else None) for site in sites]
     report = report_json(analyses)
@@ -201,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     report = sub.add_parser("report", help="show where a LoRA config's adapters sit, per component")
-    report.add_argument("paths", nargs="*", help="adapter_config.json files or directories holding them")
+    report.add_argument("paths", nargs="*", help="training scripts, trainer configs, adapter_config.json files, or directories")
     report.add_argument("--model", help="base model: hub id, local directory, or inventory file (overrides the file's)")
     report.add_argument("--model-class", help="transformers class the model is loaded with (default: the config's)")
     report.add_argument("--target-modules", help="comma list of module names, or all-linear")

@@ -137,25 +137,7 @@ class Linter:
         return self._filtered(path, text, diagnostics), analyses
 
     def _sites(self, path: Path, text: str):
-        if path.suffix in PYTHON_SUFFIXES:
-            from .frontends.python import PREFILTER, PythonFile, extract_sites
-
-            if not PREFILTER.search(text):
-                return []
-            return extract_sites(PythonFile(text, path))
-        if path.name == ADAPTER_CONFIG:
-            from .frontends.peft_adapter import sites_from_text
-
-            return sites_from_text(text, path)
-        if path.suffix in YAML_SUFFIXES or path.suffix == ".json":
-            from .frontends import trainers
-
-            if path.suffix == ".json":
-                from .frontends.peft_adapter import load_json_text
-
-                load_json_text(text, path)  # strict JSON first: NaN, huge integers, bad syntax
-            return trainers.sites_from_text(text, path)
-        return []
+        return sites_for_text(path, text)
 
     def _unreadable(self, path: Path, exc: FrontEndError) -> Diagnostic:
         rule = self._all_rules.BY_CODE["LL900"]
@@ -203,6 +185,29 @@ class Linter:
             text = new_text
             diagnostics, _ = self.lint_text(path, text)
         return text, diagnostics
+
+
+def sites_for_text(path: Path, text: str):
+    """The LoRA sites of a file, by its kind; [] for files that are not ours."""
+    if path.suffix in PYTHON_SUFFIXES:
+        from .frontends.python import PREFILTER, PythonFile, extract_sites
+
+        if not PREFILTER.search(text):
+            return []
+        return extract_sites(PythonFile(text, path))
+    if path.name == ADAPTER_CONFIG:
+        from .frontends.peft_adapter import sites_from_text
+
+        return sites_from_text(text, path)
+    if path.suffix in YAML_SUFFIXES or path.suffix == ".json":
+        from .frontends import trainers
+
+        if path.suffix == ".json":
+            from .frontends.peft_adapter import load_json_text
+
+            load_json_text(text, path)  # strict JSON first: NaN, huge integers, bad syntax
+        return trainers.sites_from_text(text, path)
+    return []
 
 
 def _still_parses(path: Path, text: str) -> bool:
