@@ -87,6 +87,8 @@ def cmd_report(args) -> int:
         raise UsageError("give files or directories with LoRA configs, or --model REF")
 
     analyses = [analyze(site, resolver, model_override=args.model if args.paths else None) for site in sites]
+    for analysis in analyses:
+        _attach_audit(analysis)
     report = report_json(analyses)
     if args.format == "json":
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -103,6 +105,26 @@ def cmd_report(args) -> int:
         elif site["error"]:
             failed = True
     return EXIT_FINDINGS if failed or not sites else EXIT_OK
+
+
+def _attach_audit(analysis) -> None:
+    """Saved weights beside an adapter_config.json: how many adapters trained, per component."""
+    from .adapter_audit import AuditError, assign_components, audit, weights_beside
+    from .engine import ADAPTER_CONFIG, _init_lora_weights
+
+    site_file = Path(analysis.site.file) if analysis.site.file else None
+    if site_file is None or site_file.name != ADAPTER_CONFIG:
+        return
+    weights = weights_beside(site_file)
+    if weights is None:
+        return
+    try:
+        result = audit(weights, _init_lora_weights(site_file.read_text(encoding="utf-8-sig")))
+    except (AuditError, OSError) as exc:
+        analysis.audit_error = f"{weights.name}: {exc}"
+        return
+    assign_components(result, analysis.inventory)
+    analysis.audit = result
 
 
 def cmd_check(args) -> int:

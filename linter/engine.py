@@ -109,6 +109,8 @@ class Linter:
 
     # -- files ------------------------------------------------------------------------------------
     def lint_path(self, path: Path) -> FileResult:
+        if path.suffix == ".safetensors" or path.name == "adapter_model.bin":
+            return self._lint_weights(path)
         result = FileResult(path)
         try:
             source = SourceFile.read(path)
@@ -130,6 +132,8 @@ class Linter:
                 site.modality = self.modality
             analysis = analyze(site, self.resolver, model_override=self.model)
             analyses.append(analysis)
+            if path.name == ADAPTER_CONFIG:
+                diagnostics.extend(self._audit_beside(path, text, analysis))
             ctx = RuleContext(analysis, text)
             for rule in self.rules:
                 ctx.rule = rule
@@ -138,6 +142,54 @@ class Linter:
 
     def _sites(self, path: Path, text: str):
         return sites_for_text(path, text)
+
+    # -- saved adapters ----------------------------------------------------------------------------
+    def _lint_weights(self, weights: Path) -> FileResult:
+        """An adapter's weights named directly: audit them with the config beside them, if any."""
+        config = weights.parent / ADAPTER_CONFIG
+        if config.is_file():
+            result = self.lint_path(config)
+            result.diagnostics = [d for d in result.diagnostics if Path(d.file) == weights]
+            return result
+        result = FileResult(weights)
+        result.diagnostics = self._filtered(weights, None, self._audit_diagnostics(weights, None, True))
+        return result
+
+    def _audit_beside(self, config_path: Path, text: str, analysis: Analysis) -> list[Diagnostic]:
+        from .adapter_audit import weights_beside
+
+        weights = weights_beside(config_path)
+        if weights is None:
+            return []
+        return self._audit_diagnostics(weights, analysis, _init_lora_weights(text))
+
+    def _audit_diagnostics(self, weights: Path, analysis: Analysis | None, init) -> list[Diagnostic]:
+        """LL900/LL901 for weights that cannot be judged; otherwise the audit is attached to the
+        analysis and LL005 comes from the rule (run here when there is no adapter config)."""
+        from .adapter_audit import AuditError, assign_components, audit
+        from .site import Site
+        from .matching import LoraSpec
+
+        rules = self._all_rules.BY_CODE
+        start = Span(0, 0, 1, 1, 1, 1)
+        try:
+            result = audit(weights, init)
+        except AuditError as exc:
+            rule = rules["LL900"]
+            return [Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, f"{weights.name}: {exc}", str(weights), start)]
+        if result.not_applicable:
+            rule = rules["LL901"]
+            return [Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, f"cannot audit {weights.name}: {result.not_applicable}",
+                               str(weights), start)]
+        if analysis is not None:
+            assign_components(result, analysis.inventory)
+            analysis.audit = result
+            return []
+        analysis = Analysis(Site(file=str(weights), line=1, framework="peft", model_ref=None, lora=LoraSpec()))
+        assign_components(result, None)
+        analysis.audit = result
+        rule = rules["LL005"]
+        return list(rule.check(RuleContext(analysis, "", rule))) if rule in self.rules else []
 
     def _unreadable(self, path: Path, exc: FrontEndError) -> Diagnostic:
         rule = self._all_rules.BY_CODE["LL900"]
@@ -208,6 +260,17 @@ def sites_for_text(path: Path, text: str):
             load_json_text(text, path)  # strict JSON first: NaN, huge integers, bad syntax
         return trainers.sites_from_text(text, path)
     return []
+
+
+def _init_lora_weights(config_text: str):
+    import json
+
+    try:
+        data = json.loads(config_text)
+    except ValueError:
+        return True
+    value = data.get("init_lora_weights", True) if isinstance(data, dict) else True
+    return True if value is None else value
 
 
 def _still_parses(path: Path, text: str) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 
+from pathlib import Path
+
 from .inventory import COMPONENTS, Inventory
 from .matching import MatchResult, match
 from .resolve import ResolvedModel, Resolver, Unresolved
@@ -23,6 +25,8 @@ class Analysis:
     result: MatchResult | None = None
     unresolved: str | None = None  # why the model could not be resolved
     spec: object = None  # the LoRA settings as matched (targets derived by the framework, if any)
+    audit: object = None  # adapter_audit.Audit of the saved weights, when there are any
+    audit_error: str | None = None
     error: str | None = None  # what PEFT would raise, or why the site could not be read
 
     dead_modules: list = field(default_factory=list)
@@ -122,7 +126,25 @@ def site_json(analysis: Analysis) -> dict:
     }
     if result is not None and result.notes:
         out["notes"] = list(result.notes)
+    if analysis.audit is not None or analysis.audit_error:
+        out["weights"] = _weights_json(analysis)
     return out
+
+
+def _weights_json(analysis: Analysis) -> dict:
+    audit = analysis.audit
+    if audit is None:
+        return {"file": None, "error": analysis.audit_error}
+    components: dict[str, dict] = {}
+    for adapter in audit.adapters:
+        entry = components.setdefault(adapter.component, {"adapters": 0, "trained": 0, "untrained": 0, "params": 0})
+        entry["adapters"] += 1
+        entry["params"] += adapter.params
+        if adapter.trained is True:
+            entry["trained"] += 1
+        elif adapter.trained is False:
+            entry["untrained"] += 1
+    return {"file": str(audit.weights), "error": audit.broken or audit.not_applicable, "components": components}
 
 
 def report_json(analyses: list[Analysis]) -> dict:
@@ -188,8 +210,19 @@ def render_table(report: dict) -> str:
                 lines.append("  " + "  ".join(cells).rstrip())
             lines.extend(_saved_lines(site))
         lines.extend(f"  note: {n}" for n in site.get("notes", []))
+        lines.extend(_weights_lines(site))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def _weights_lines(site: dict) -> list[str]:
+    weights = site.get("weights")
+    if not weights:
+        return []
+    if weights.get("error"):
+        return [f"  weights: {weights['error']}"]
+    parts = [f"{comp} {e['trained']}/{e['adapters']} trained" for comp, e in weights["components"].items()]
+    return [f"  weights ({Path(weights['file']).name}): " + ", ".join(parts)]
 
 
 def _saved_lines(site: dict) -> list[str]:

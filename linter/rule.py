@@ -32,9 +32,13 @@ class RuleContext:
                 return self.site.spans[name]
         return self.site.call_span or Span(0, 0, self.site.line or 1, self.site.column or 1, self.site.line or 1, self.site.column or 1)
 
-    def diagnostic(self, message: str, span: Span, fix: Fix | None = None) -> Diagnostic:
+    def diagnostic(self, message: str, span: Span, fix: Fix | None = None, file: str | None = None) -> Diagnostic:
         rule = self.rule
-        return Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, message, self.site.file or "", span, fix)
+        return Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, message, file or self.site.file or "", span, fix)
+
+    @staticmethod
+    def file_start() -> Span:
+        return Span(0, 0, 1, 1, 1, 1)
 
     # -- fixes -----------------------------------------------------------------------------------
     def fix_from_plan(self, plan: FixPlan, applicability: str) -> Fix | None:

@@ -5,6 +5,7 @@ from . import (
     ll002_possible_gradient_sink,
     ll003_target_matches_nothing,
     ll004_peft_would_raise,
+    ll005_untrained_adapter,
     ll900_unreadable_file,
     ll901_unresolved_model,
 )
@@ -14,6 +15,7 @@ RULES = [
     ll002_possible_gradient_sink,
     ll003_target_matches_nothing,
     ll004_peft_would_raise,
+    ll005_untrained_adapter,
     ll900_unreadable_file,
     ll901_unresolved_model,
 ]
