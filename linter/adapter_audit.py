@@ -103,10 +103,18 @@ def audit(weights: Path, init_lora_weights=True) -> Audit:
 
 
 def assign_components(result: Audit, inventory) -> None:
-    """Components from the base model's inventory; otherwise the first two name segments."""
+    """Components from the base model's inventory; otherwise the name up to its first layer index."""
     components = {m.name: m.component for m in inventory.modules} if inventory is not None else {}
     for entry in result.adapters:
-        entry.component = components.get(entry.module) or ".".join(entry.module.split(".")[:2])
+        entry.component = components.get(entry.module) or _name_group(entry.module)
+
+
+def _name_group(module: str) -> str:
+    parts = module.split(".")
+    for i, part in enumerate(parts):
+        if part.isdigit():
+            return ".".join(parts[:i]) or module
+    return ".".join(parts[:2])
 
 
 def collapse(names: list[str]) -> list[str]:

@@ -87,6 +87,15 @@ def read_config(path: Path) -> dict:
     return config
 
 
+def hf_cache_dir() -> str:
+    """huggingface_hub's cache location, read from the environment now (not at its import)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface")
+    return os.path.join(home, "hub")
+
+
 def is_offline(flag: bool) -> bool:
     return flag or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _OFFLINE_VALUES
 
@@ -177,7 +186,7 @@ class Resolver:
         except ImportError:
             return None
         try:
-            found = try_to_load_from_cache(ref, "config.json")
+            found = try_to_load_from_cache(ref, "config.json", cache_dir=hf_cache_dir())
         except Exception:  # invalid ids, unreadable cache: treat as not cached
             return None
         return Path(found) if isinstance(found, str) else None
