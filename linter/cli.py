@@ -175,6 +175,8 @@ def cmd_check(args) -> int:
         sys.stdout.write(output.as_json(diagnostics))
     elif args.output_format == "github":
         sys.stdout.write(output.github(diagnostics))
+    elif args.output_format == "sarif":
+        sys.stdout.write(output.sarif(diagnostics, texts))
     elif args.output_format == "concise":
         sys.stdout.write(output.concise(diagnostics))
         sys.stdout.write(output.summary(diagnostics, fixed_files))
@@ -235,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--diff", action="store_true", help="print the fixes as a diff instead of writing them")
     check.add_argument("--select", help="comma list of rule codes, prefixes or names to enable")
     check.add_argument("--ignore", help="comma list of rule codes, prefixes or names to disable")
-    check.add_argument("--output-format", choices=["full", "concise", "json", "github"], default="full")
+    check.add_argument("--output-format", choices=["full", "concise", "json", "github", "sarif"], default="full")
     check.add_argument("--modality", choices=["text", "multimodal", "auto"], default=None,
                        help="declare the training data's modality for every site (default: inferred)")
     check.add_argument("--model", help="base model for every site (overrides what the files name)")

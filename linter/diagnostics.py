@@ -13,10 +13,14 @@ SAFE, UNSAFE, DISPLAY = "safe", "unsafe", "display"
 class Edit:
     span: Span  # what to replace (empty span: insert at span.start)
     content: str
+    cell: int | None = None  # notebooks: 1-based cell the span is relative to
 
     def to_json(self) -> dict:
-        return {"line": self.span.line, "column": self.span.column, "end_line": self.span.end_line,
-                "end_column": self.span.end_column, "content": self.content}
+        out = {"line": self.span.line, "column": self.span.column, "end_line": self.span.end_line,
+               "end_column": self.span.end_column, "content": self.content}
+        if self.cell is not None:
+            out["cell"] = self.cell
+        return out
 
 
 @dataclass
@@ -38,9 +42,10 @@ class Diagnostic:
     file: str
     span: Span
     fix: Fix | None = None
+    cell: int | None = None  # notebooks: 1-based cell; `span` is then relative to that cell
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "code": self.code,
             "name": self.name,
             "severity": self.severity,
@@ -52,6 +57,9 @@ class Diagnostic:
             "end_column": self.span.end_column,
             "fix": self.fix.to_json() if self.fix else None,
         }
+        if self.cell is not None:
+            out["cell"] = self.cell
+        return out
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:

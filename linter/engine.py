@@ -87,7 +87,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def is_candidate(path: Path) -> bool:
-    return path.suffix in PYTHON_SUFFIXES + YAML_SUFFIXES + (".json",)
+    return path.suffix in PYTHON_SUFFIXES + YAML_SUFFIXES + (".json", ".ipynb")
 
 
 class Linter:
@@ -122,6 +122,18 @@ class Linter:
         return result
 
     def lint_text(self, path: Path, text: str) -> tuple[list[Diagnostic], list[Analysis]]:
+        if path.suffix != ".ipynb":
+            return self._lint_program(path, text)
+        from .frontends.notebook import NotebookProgram
+
+        try:
+            notebook = NotebookProgram(text, path)
+        except FrontEndError as exc:
+            return self._filtered(path, None, [self._unreadable(path, exc)]), []
+        diagnostics, analyses = self._lint_program(path, notebook.program, notebook)
+        return [notebook.to_cells(d) if d.code != "LL900" else d for d in diagnostics], analyses
+
+    def _lint_program(self, path: Path, text: str, notebook=None) -> tuple[list[Diagnostic], list[Analysis]]:
         try:
             sites = self._sites(path, text)
         except FrontEndError as exc:
@@ -130,6 +142,9 @@ class Linter:
         for site in sites:
             if self.modality:
                 site.modality = self.modality
+            if notebook is not None:
+                for item in site.evidence:
+                    item.where = notebook.describe_line(item.line) if item.line else None
             analysis = analyze(site, self.resolver, model_override=self.model)
             analyses.append(analysis)
             if path.name == ADAPTER_CONFIG:
@@ -142,6 +157,14 @@ class Linter:
 
     def _sites(self, path: Path, text: str):
         return sites_for_text(path, text)
+
+    def _fix_notebook(self, path: Path, text: str, allowed: set) -> tuple[str, list[Diagnostic]]:
+        for _ in range(MAX_FIX_ROUNDS):
+            new_text = _notebook_round(self, path, text, allowed)
+            if new_text is None:
+                break
+            text = new_text
+        return text, self.lint_text(path, text)[0]
 
     # -- saved adapters ----------------------------------------------------------------------------
     def _lint_weights(self, weights: Path) -> FileResult:
@@ -226,6 +249,8 @@ class Linter:
     def fix_text(self, path: Path, text: str, unsafe: bool) -> tuple[str, list[Diagnostic]]:
         """Apply fixes until none is left (bounded); return the new text and what remains."""
         allowed = {SAFE, UNSAFE} if unsafe else {SAFE}
+        if path.suffix == ".ipynb":
+            return self._fix_notebook(path, text, allowed)
         diagnostics, _ = self.lint_text(path, text)
         for _ in range(MAX_FIX_ROUNDS):
             edits = [e for d in diagnostics if d.fix and d.fix.applicability in allowed for e in d.fix.edits]
@@ -240,8 +265,9 @@ class Linter:
 
 
 def sites_for_text(path: Path, text: str):
-    """The LoRA sites of a file, by its kind; [] for files that are not ours."""
-    if path.suffix in PYTHON_SUFFIXES:
+    """The LoRA sites of a file, by its kind; [] for files that are not ours. A notebook's text here
+    is already its code cells as one program."""
+    if path.suffix in PYTHON_SUFFIXES or path.suffix == ".ipynb":
         from .frontends.python import PREFILTER, PythonFile, extract_sites
 
         if not PREFILTER.search(text):
@@ -260,6 +286,29 @@ def sites_for_text(path: Path, text: str):
             load_json_text(text, path)  # strict JSON first: NaN, huge integers, bad syntax
         return trainers.sites_from_text(text, path)
     return []
+
+
+def _notebook_round(linter: "Linter", path: Path, text: str, allowed: set) -> str | None:
+    """One round of fixes on a notebook's cells, or None when nothing (safely) changes."""
+    import json
+
+    from .frontends.notebook import NotebookProgram, dump, serializer_for
+
+    try:
+        notebook = NotebookProgram(text, path)
+    except FrontEndError:
+        return None
+    settings = serializer_for(text, json.loads(text))
+    if settings is None:
+        return None  # the layout cannot be reproduced: writing would touch outputs or metadata
+    diagnostics, _ = linter._lint_program(path, notebook.program)
+    edits = [e for d in diagnostics if d.fix and d.fix.applicability in allowed for e in d.fix.edits]
+    if not edits or not notebook.apply(edits):
+        return None
+    new_text = dump(notebook.data, settings)
+    if new_text == text or not _still_parses(Path("cells.py"), NotebookProgram(new_text, path).program):
+        return None
+    return new_text
 
 
 def _init_lora_weights(config_text: str):

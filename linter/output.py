@@ -21,18 +21,32 @@ def _marker(diag: Diagnostic) -> str:
     return " [*]" if diag.fix and diag.fix.applicability == SAFE else ""
 
 
+def _where(d: Diagnostic) -> str:
+    cell = f"cell {d.cell}:" if d.cell is not None else ""
+    return f"{_display_path(d.file)}:{cell}{d.span.line}:{d.span.column}"
+
+
+def _source_text(d: Diagnostic, texts: dict[str, str]) -> str | None:
+    text = texts.get(d.file)
+    if text is None or d.cell is None:
+        return text
+    try:
+        source = json.loads(text)["cells"][d.cell - 1].get("source", "")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
 def concise(diagnostics: list[Diagnostic]) -> str:
-    return "".join(
-        f"{_display_path(d.file)}:{d.span.line}:{d.span.column}: {d.code}{_marker(d)} {d.message}\n" for d in diagnostics
-    )
+    return "".join(f"{_where(d)}: {d.code}{_marker(d)} {d.message}\n" for d in diagnostics)
 
 
 def full(diagnostics: list[Diagnostic], texts: dict[str, str]) -> str:
     """Ruff-style: the message, the source line with carets, and the fix as a diff."""
     out = []
     for d in diagnostics:
-        out.append(f"{_display_path(d.file)}:{d.span.line}:{d.span.column}: {d.code}{_marker(d)} {d.message}")
-        text = texts.get(d.file)
+        out.append(f"{_where(d)}: {d.code}{_marker(d)} {d.message}")
+        text = _source_text(d, texts)
         if text is not None:
             lines = re.split(r"\r\n|\r|\n", text)
             if 0 < d.span.line <= len(lines):
@@ -78,7 +92,8 @@ def github(diagnostics: list[Diagnostic]) -> str:
             props.append(f"endColumn={d.span.end_column}")
         props.append(f"endLine={d.span.end_line}")
         props.append(f"title={_escape_property(f'loralint ({d.code})')}")
-        out.append(f"::{level} {','.join(props)}::{_escape_data(d.message)}")
+        message = f"cell {d.cell}: {d.message}" if d.cell is not None else d.message
+        out.append(f"::{level} {','.join(props)}::{_escape_data(message)}")
     out.append(concise(diagnostics).rstrip("\n"))
     return "\n".join(line for line in out if line) + "\n"
 
@@ -96,3 +111,82 @@ def summary(diagnostics: list[Diagnostic], fixed: int = 0) -> str:
     if unsafe:
         text += f"\n{unsafe} more fixable with `--fix --unsafe-fixes`."
     return text + "\n"
+
+
+def _rule_doc_section(doc: str, heading: str) -> str:
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", doc, re.S | re.M)
+    return match.group(1).strip() if match else ""
+
+
+def sarif(diagnostics: list[Diagnostic], texts: dict[str, str], root: Path | None = None) -> str:
+    """SARIF 2.1.0 for code scanning: rules with their docs, stable ids and fingerprints, fixes."""
+    import hashlib
+
+    from loralint import __version__, rules
+
+    root = (root or Path.cwd()).resolve()
+    rules_dir = Path(rules.__file__).parent
+    rule_entries, index = [], {}
+    for i, rule in enumerate(rules.RULES):
+        doc_path = rules_dir / f"{rule.CODE}.md"
+        doc = doc_path.read_text(encoding="utf-8") if doc_path.is_file() else ""
+        index[rule.CODE] = i
+        rule_entries.append({
+            "id": rule.CODE,
+            "name": rule.NAME,
+            "shortDescription": {"text": rule.SUMMARY},
+            "fullDescription": {"text": _rule_doc_section(doc, "What it does") or rule.SUMMARY},
+            "help": {"text": _rule_doc_section(doc, "Why is this bad?") or rule.SUMMARY, "markdown": doc or rule.SUMMARY},
+            "defaultConfiguration": {"level": "error" if rule.SEVERITY == "error" else "warning"},
+            "properties": {"fix": rule.FIX or "none"},
+        })
+
+    def location(path: str) -> dict:
+        try:
+            uri = Path(path).resolve().relative_to(root).as_posix()
+            return {"uri": uri, "uriBaseId": "%SRCROOT%"}
+        except ValueError:
+            return {"uri": Path(path).resolve().as_uri()}
+
+    def region(span) -> dict:
+        return {"startLine": span.line, "startColumn": span.column, "endLine": span.end_line, "endColumn": span.end_column}
+
+    results = []
+    for d in diagnostics:
+        artifact = location(d.file)
+        text = _source_text(d, texts) or ""
+        lines = re.split(r"\r\n|\r|\n", text) if text else []
+        source_line = lines[d.span.line - 1].strip() if 0 < d.span.line <= len(lines) else ""
+        fingerprint = hashlib.sha256(f"{d.code}\0{artifact['uri']}\0{source_line}".encode()).hexdigest()
+        result = {
+            "ruleId": d.code,
+            "ruleIndex": index.get(d.code, 0),
+            "level": "error" if d.severity == "error" else "warning",
+            "message": {"text": d.message},
+            "locations": [{"physicalLocation": {"artifactLocation": artifact, "region": region(d.span)}}],
+            "partialFingerprints": {"loralint/v1": fingerprint},
+        }
+        if d.cell is not None:
+            result["properties"] = {"cell": d.cell}
+        if d.fix and d.fix.edits:
+            result["fixes"] = [{
+                "description": {"text": f"{d.fix.message} ({d.fix.applicability})"},
+                "artifactChanges": [{
+                    "artifactLocation": artifact,
+                    "replacements": [{"deletedRegion": region(e.span), "insertedContent": {"text": e.content}}
+                                     for e in d.fix.edits],
+                }],
+            }]
+        results.append(result)
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "loralint", "version": __version__, "semanticVersion": __version__,
+                                "rules": rule_entries}},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": root.as_uri() + "/"}},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    }
+    return json.dumps(log, indent=2) + "\n"

@@ -155,7 +155,7 @@ def evidence_note(analysis: Analysis, value: str) -> str:
     if not items:
         return ""
     first = items[0]
-    where = f" (line {first.line})" if first.line else ""
+    where = f" ({first.where})" if first.where else f" (line {first.line})" if first.line else ""
     return f" [{value}: {first.reason}{where}]"
 
 

@@ -15,6 +15,7 @@ class Evidence:
     value: str  # text | multimodal
     reason: str
     line: int | None = None
+    where: str | None = None  # how to name the line when `line` is not the file's own (notebook cells)
 
 
 @dataclass(frozen=True)
