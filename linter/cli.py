@@ -209,6 +209,16 @@ def cmd_inventory(args) -> int:
     return EXIT_OK
 
 
+def cmd_lsp(args) -> int:
+    try:
+        from .lsp import main as lsp_main
+    except ImportError as exc:
+        print(f"loralint: the language server needs pygls ({exc.name} is missing): pip install 'loralint[lsp]'",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return lsp_main()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="loralint", description=__doc__)
     parser.add_argument("--version", action="version", version=f"loralint {__version__}")
@@ -245,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
     check.add_argument("--config", help="pyproject.toml to read [tool.loralint] from")
     check.set_defaults(func=cmd_check)
+
+    lsp = sub.add_parser("lsp", help="run the language server over stdio (for editors)")
+    lsp.set_defaults(func=cmd_lsp)
 
     inventory = sub.add_parser("inventory", help="write a model's module inventory (for private models in CI)")
     inventory.add_argument("ref", help="hub id, local directory with config.json, or config.json")

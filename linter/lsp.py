@@ -1,0 +1,272 @@
+"""`loralint lsp`: a language server (pygls, stdio) with diagnostics and quick fixes.
+
+Linting runs in worker threads (the first resolution of a model may build it on the meta device), so
+the editor never waits; results go back through the event loop. Positions are UTF-16 code units.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import uuid
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from . import __version__
+from .diagnostics import SAFE, Diagnostic
+
+DEBOUNCE_SECONDS = 0.3
+FIX_ALL_KIND = f"{types.CodeActionKind.SourceFixAll.value}.loralint"
+LINTABLE = (".py", ".pyi", ".yaml", ".yml", ".json", ".ipynb")
+
+
+def utf16_column(line_text: str, codepoint_column: int) -> int:
+    """0-based UTF-16 offset of a 1-based code point column."""
+    prefix = line_text[: max(0, codepoint_column - 1)]
+    return len(prefix.encode("utf-16-le")) // 2
+
+
+def _lines(text: str) -> list[str]:
+    return re.split(r"\r\n|\r|\n", text)
+
+
+def to_range(text: str, line: int, column: int, end_line: int, end_column: int) -> types.Range:
+    lines = _lines(text)
+
+    def position(l: int, c: int) -> types.Position:
+        if l - 1 >= len(lines):
+            return types.Position(line=max(0, len(lines) - 1), character=0)
+        return types.Position(line=l - 1, character=utf16_column(lines[l - 1], c))
+
+    return types.Range(start=position(line, column), end=position(end_line, end_column))
+
+
+class LoralintServer(LanguageServer):
+    def __init__(self):
+        super().__init__("loralint", __version__)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.timers: dict[str, threading.Timer] = {}
+        self.results: dict[str, tuple[str, list[Diagnostic]]] = {}
+        self.lock = threading.Lock()
+        self.progress_supported = False
+        self._resolver = None
+
+    # -- linting ------------------------------------------------------------------------------------
+    def resolver(self, offline: bool, aliases: dict):
+        from .resolve import Resolver
+
+        # one resolver per configuration: inventories stay in memory between edits
+        key = (offline, tuple(sorted(aliases.items())))
+        if self._resolver is None or self._resolver[0] != key:
+            self._resolver = (key, Resolver(offline=offline, aliases=aliases))
+        return self._resolver[1]
+
+    def lint(self, uri: str) -> None:
+        from .config import ConfigError, load_settings
+        from .engine import Linter
+
+        document = self.workspace.get_text_document(uri)
+        path = Path(to_fs_path(uri) or uri)
+        if path.suffix not in LINTABLE:
+            return
+        text, version = document.source, document.version
+        token = None
+        if self.progress_supported:
+            token = str(uuid.uuid4())
+            self.call(self._begin_progress, token, path.name)
+        try:
+            try:
+                settings = load_settings(path.parent)  # re-read each time: pyproject edits apply at once
+            except ConfigError as exc:
+                self.call(self.window_log_message, types.LogMessageParams(type=types.MessageType.Error, message=str(exc)))
+                return
+            linter = Linter(settings, self.resolver(settings.offline, settings.models))
+            diagnostics, _ = linter.lint_text(path, text)
+        except Exception as exc:  # a linter bug must not take the editor's server down
+            self.call(self.window_log_message, types.LogMessageParams(
+                type=types.MessageType.Error, message=f"loralint failed on {path.name}: {type(exc).__name__}: {exc}"))
+            return
+        finally:
+            if token:
+                self.call(self.work_done_progress.end, token, types.WorkDoneProgressEnd(message="done"))
+        with self.lock:
+            self.results[uri] = (text, diagnostics)
+        published = [self.to_lsp(text, d) for d in diagnostics if Path(d.file) == path or d.file == str(path)]
+        self.call(self.text_document_publish_diagnostics,
+                  types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=published))
+
+    def _begin_progress(self, token: str, name: str) -> None:
+        def begin(*_):
+            self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title="loralint", message=f"checking {name}"))
+
+        self.work_done_progress.create(token, callback=begin)
+
+    def call(self, fn, *args) -> None:
+        """Run `fn` on the event loop (the protocol writer is not thread-safe)."""
+        if self.loop is not None and self.loop.is_running():
+            self.loop.call_soon_threadsafe(fn, *args)
+        else:
+            fn(*args)
+
+    def schedule(self, uri: str, delay: float = 0.0) -> None:
+        with self.lock:
+            previous = self.timers.pop(uri, None)
+            if previous:
+                previous.cancel()
+            timer = threading.Timer(delay, self.lint, args=(uri,))
+            timer.daemon = True
+            self.timers[uri] = timer
+        timer.start()
+
+    def to_lsp(self, text: str, d: Diagnostic) -> types.Diagnostic:
+        message = f"cell {d.cell}: {d.message}" if d.cell is not None else d.message
+        span = d.span if d.cell is None else None
+        rng = (to_range(text, span.line, span.column, span.end_line, span.end_column) if span
+               else types.Range(start=types.Position(line=0, character=0), end=types.Position(line=0, character=0)))
+        return types.Diagnostic(
+            range=rng,
+            message=message,
+            severity=types.DiagnosticSeverity.Error if d.severity == "error" else types.DiagnosticSeverity.Warning,
+            code=d.code,
+            source="loralint",
+            data={"name": d.name, "fix": d.fix.applicability if d.fix else None},
+        )
+
+    # -- code actions ---------------------------------------------------------------------------------
+    def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
+        uri = params.text_document.uri
+        with self.lock:
+            text, diagnostics = self.results.get(uri, ("", []))
+        document = self.workspace.get_text_document(uri)
+        if document.source != text:
+            return []  # stale: new diagnostics are on their way
+        path = Path(to_fs_path(uri) or uri)
+        wanted = params.context.only
+        actions: list[types.CodeAction] = []
+        requested = params.range
+        for d in diagnostics:
+            if d.cell is not None:
+                continue
+            lsp_diag = self.to_lsp(text, d)
+            if lsp_diag.range.end.line < requested.start.line or lsp_diag.range.start.line > requested.end.line:
+                continue
+            if d.fix and d.fix.edits and _kind_wanted(wanted, types.CodeActionKind.QuickFix):
+                edits = [types.TextEdit(range=to_range(text, e.span.line, e.span.column, e.span.end_line, e.span.end_column),
+                                        new_text=e.content) for e in d.fix.edits]
+                actions.append(types.CodeAction(
+                    title=f"{d.fix.message[0].upper()}{d.fix.message[1:]} ({d.code})",
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[lsp_diag],
+                    is_preferred=d.fix.applicability == SAFE,
+                    edit=types.WorkspaceEdit(changes={uri: edits}),
+                ))
+            ignore = _ignore_comment(path, d)
+            if ignore and _kind_wanted(wanted, types.CodeActionKind.QuickFix):
+                line_text = _lines(text)[d.span.line - 1]
+                end = types.Position(line=d.span.line - 1, character=len(line_text.encode("utf-16-le")) // 2)
+                actions.append(types.CodeAction(
+                    title=f"Ignore {d.code} on this line",
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[lsp_diag],
+                    edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(range=types.Range(start=end, end=end),
+                                                                           new_text=ignore)]}),
+                ))
+        if _kind_wanted(wanted, FIX_ALL_KIND) and any(d.fix and d.fix.applicability == SAFE for d in diagnostics):
+            fixed = self.fix_all(path, text)
+            if fixed is not None and fixed != text:
+                lines = _lines(text)
+                whole = types.Range(start=types.Position(line=0, character=0),
+                                    end=types.Position(line=len(lines), character=0))
+                actions.append(types.CodeAction(
+                    title="Fix all safe loralint problems",
+                    kind=FIX_ALL_KIND,
+                    edit=types.WorkspaceEdit(changes={uri: [types.TextEdit(range=whole, new_text=fixed)]}),
+                ))
+        return actions
+
+    def fix_all(self, path: Path, text: str) -> str | None:
+        from .config import ConfigError, load_settings
+        from .engine import Linter
+
+        try:
+            settings = load_settings(path.parent)
+        except ConfigError:
+            return None
+        linter = Linter(settings, self.resolver(settings.offline, settings.models))
+        fixed, _ = linter.fix_text(path, text, unsafe=False)
+        return fixed
+
+
+def _kind_wanted(only, kind) -> bool:
+    if not only:
+        return True
+    value = kind.value if hasattr(kind, "value") else kind
+    return any(value == k or value.startswith(f"{k}.") for k in (o.value if hasattr(o, "value") else o for o in only))
+
+
+def _ignore_comment(path: Path, d: Diagnostic) -> str | None:
+    if path.suffix in (".py", ".pyi"):
+        return f"  # noqa: {d.code}"
+    if path.suffix in (".yaml", ".yml"):
+        return f"  # loralint: ignore[{d.code}]"
+    return None  # JSON has no comments
+
+
+def build_server() -> LoralintServer:
+    server = LoralintServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: LoralintServer, params: types.InitializeParams):
+        window = params.capabilities.window
+        ls.progress_supported = bool(window and window.work_done_progress)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: LoralintServer, params: types.InitializedParams):
+        ls.loop = asyncio.get_running_loop()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    async def did_open(ls: LoralintServer, params: types.DidOpenTextDocumentParams):
+        ls.loop = ls.loop or asyncio.get_running_loop()
+        ls.schedule(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: LoralintServer, params: types.DidChangeTextDocumentParams):
+        ls.schedule(params.text_document.uri, DEBOUNCE_SECONDS)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: LoralintServer, params: types.DidSaveTextDocumentParams):
+        ls.schedule(params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: LoralintServer, params: types.DidCloseTextDocumentParams):
+        with ls.lock:
+            ls.results.pop(params.text_document.uri, None)
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def watched(ls: LoralintServer, params: types.DidChangeWatchedFilesParams):
+        for uri in list(ls.workspace.text_documents):
+            ls.schedule(uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def configuration(ls: LoralintServer, params: types.DidChangeConfigurationParams):
+        for uri in list(ls.workspace.text_documents):
+            ls.schedule(uri)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND]),
+    )
+    def code_action(ls: LoralintServer, params: types.CodeActionParams):
+        return ls.code_actions(params)
+
+    return server
+
+
+def main() -> int:
+    build_server().start_io()
+    return 0
