@@ -109,6 +109,15 @@ class Linter:
 
     # -- files ------------------------------------------------------------------------------------
     def lint_path(self, path: Path) -> FileResult:
+        try:
+            return self._lint_path(path)
+        except RecursionError:
+            return FileResult(path, [self._unreadable(path, FrontEndError("nested too deeply to analyse"))])
+        except Exception as exc:  # a bug must cost one file, not the run, and never print a traceback
+            message = f"internal error while checking this file ({type(exc).__name__}: {exc}); please report it"
+            return FileResult(path, [self._unreadable(path, FrontEndError(message))])
+
+    def _lint_path(self, path: Path) -> FileResult:
         if path.suffix == ".safetensors" or path.name == "adapter_model.bin":
             return self._lint_weights(path)
         result = FileResult(path)

@@ -107,6 +107,69 @@ def _as_list(value) -> list:
     return [value]
 
 
+def _unbounded(op, av) -> bool:
+    import re._parser as sre_parse  # noqa: PLC0415 - the stdlib's own regex parser
+
+    return op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT) and av[1] > 1
+
+
+def _children(op, av):
+    import re._parser as sre_parse  # noqa: PLC0415
+
+    if op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT):
+        return [av[2]]
+    if op is sre_parse.SUBPATTERN:
+        return [av[-1]]
+    if op is sre_parse.BRANCH:
+        return list(av[1])
+    if op in (sre_parse.ASSERT, sre_parse.ASSERT_NOT):
+        return [av[1]]
+    return []
+
+
+def _has_unbounded(items) -> bool:
+    return any(_unbounded(op, av) or any(_has_unbounded(c) for c in _children(op, av)) for op, av in items)
+
+
+def _nested_unbounded(items) -> bool:
+    """True if an unbounded repetition contains another one (`(a+)+`, `(.*)*`)."""
+    for op, av in items:
+        if _unbounded(op, av) and _has_unbounded(av[2]):
+            return True
+        if any(_nested_unbounded(c) for c in _children(op, av)):
+            return True
+    return False
+
+
+def catastrophic_pattern(pattern: str) -> bool:
+    """Nested unbounded repetition can backtrack exponentially on a module name: not evaluated."""
+    import re._parser as sre_parse  # noqa: PLC0415
+
+    try:
+        parsed = sre_parse.parse(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return False  # invalid patterns are reported by validate_spec
+    return _nested_unbounded(list(parsed))
+
+
+def patterns_of(spec: LoraSpec) -> list[str]:
+    """Every regular expression PEFT would run for this spec."""
+    out = []
+    if isinstance(spec.target_modules, str):
+        out.append(spec.target_modules)
+    if isinstance(spec.exclude_modules, str):
+        out.append(spec.exclude_modules)
+    saved = spec.modules_to_save if isinstance(spec.modules_to_save, (list, tuple)) else []
+    out.extend(rf"(^|.*\.){m}($|\..*)" for m in saved if isinstance(m, str))
+    out.extend(str(k) for k in (spec.rank_pattern if isinstance(spec.rank_pattern, dict) else {}))
+    layers = spec.layers_pattern
+    if isinstance(layers, str):
+        out.append(layers)
+    elif isinstance(layers, (list, tuple)):
+        out.extend(p for p in layers if isinstance(p, str))
+    return out
+
+
 def validate_spec(spec: LoraSpec) -> None:
     """`LoraConfig.__post_init__` checks that concern targeting."""
     if isinstance(spec.target_modules, str) and spec.layers_to_transform is not None:
@@ -121,12 +184,25 @@ def validate_spec(spec: LoraSpec) -> None:
             raise PeftWouldRaise(f"`{name}` must be a string, a list of strings or None, not {type(value).__name__}")
         if isinstance(value, (list, tuple, set, frozenset)) and not all(isinstance(v, str) for v in value):
             raise PeftWouldRaise(f"every entry of `{name}` must be a string")
-    for pattern in [spec.target_modules, spec.exclude_modules, *spec.rank_pattern]:
-        if isinstance(pattern, str):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise PeftWouldRaise(f"invalid regular expression {pattern!r}: {exc}") from None
+    if spec.modules_to_save is not None and not (
+            isinstance(spec.modules_to_save, (list, tuple)) and all(isinstance(m, str) for m in spec.modules_to_save)):
+        raise PeftWouldRaise("`modules_to_save` must be a list of strings")
+    if not isinstance(spec.rank_pattern, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in spec.rank_pattern.values()):
+        raise PeftWouldRaise("`rank_pattern` must map patterns to integer ranks")
+    layers = spec.layers_to_transform
+    if layers is not None and not (isinstance(layers, int) and not isinstance(layers, bool)) and not (
+            isinstance(layers, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in layers)):
+        raise PeftWouldRaise("`layers_to_transform` must be an integer or a list of integers")
+    pattern = spec.layers_pattern
+    if pattern is not None and not isinstance(pattern, str) and not (
+            isinstance(pattern, (list, tuple)) and all(isinstance(p, str) for p in pattern)):
+        raise PeftWouldRaise("`layers_pattern` must be a string or a list of strings")
+    for pattern in patterns_of(spec):
+        try:
+            re.compile(pattern)
+        except (re.error, RecursionError, OverflowError) as exc:
+            raise PeftWouldRaise(f"invalid regular expression {pattern!r}: {exc}") from None
 
 
 def _exclusion_checker(spec: LoraSpec):

@@ -67,6 +67,13 @@ def analyze(site: Site, resolver: Resolver, model_override: str | None = None) -
             analysis.error = f"{site.framework} would refuse this config: {exc}"
             return analysis
     analysis.spec = spec
+    from .matching import catastrophic_pattern, patterns_of
+
+    risky = next((p for p in patterns_of(spec) if catastrophic_pattern(p)), None)
+    if risky is not None:
+        analysis.unresolved = (f"the pattern {risky!r} nests unbounded repetition and can take exponential time "
+                               "on a module name; loralint does not run it (neither should PEFT)")
+        return analysis
     analysis.result = match(analysis.inventory, spec)
     analysis.error = analysis.result.error or analysis.result.forward_crash
     inv = analysis.inventory

@@ -14,7 +14,7 @@ def check(ctx: RuleContext):
     if not analysis.unresolved:
         return
     ref = analysis.site.model_ref
-    what = f"model {ref!r}" if ref and not analysis.site.unknown else "this LoRA site"
+    what = f"model {ref!r}" if ref and analysis.inventory is None and not analysis.site.unknown else "this LoRA site"
     yield ctx.diagnostic(f"cannot check {what}: {analysis.unresolved}", ctx.site.call_span or ctx.span_for("target_modules"))
 
 

@@ -82,3 +82,28 @@ def test_fix_never_touches_an_unreadable_file(tmp_path):
     data = LORA.encode() + b"config = LoraConfig(target_modules=[\n"
     check(tmp_path, "t.py", data, "--fix")
     assert (tmp_path / "t.py").read_bytes() == data
+
+
+WRONG_TYPES = [
+    ("types.py", 'from peft import LoraConfig\nfrom transformers import AutoModelForCausalLM\n'
+                 'm = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2.5-7B-Instruct")\n'
+                 'c = LoraConfig(target_modules=["q_proj"], layers_pattern=7, layers_to_transform=["x"], modules_to_save=5)\n'),
+    ("redos.py", 'from peft import LoraConfig\nfrom transformers import AutoModelForCausalLM\n'
+                 'm = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2.5-7B-Instruct")\n'
+                 'c = LoraConfig(target_modules="(m+)+x")\n'),
+    ("bad_regex.py", 'from peft import LoraConfig\nfrom transformers import AutoModelForCausalLM\n'
+                     'm = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2.5-7B-Instruct")\n'
+                     'c = LoraConfig(target_modules=["q_proj"], modules_to_save=["(("], rank_pattern={"[": 2})\n'),
+    ("axolotl.yaml", "base_model: Qwen/Qwen2.5-7B-Instruct\nadapter: lora\nlora_target_modules: 5\nlora_r: [1]\n"),
+    ("trl.yaml", "model_name_or_path: 5\nuse_peft: true\nlora_target_modules: {a: 1}\n"),
+    ("lf.yaml", "model_name_or_path: Qwen/Qwen2.5-7B-Instruct\nfinetuning_type: lora\nlora_target: {a: 1}\nlora_rank: x\n"),
+    ("adapter_config.json", '{"peft_type": "LORA", "base_model_name_or_path": ["x"], "target_modules": {"a": 1}, "r": "8"}'),
+]
+
+
+@pytest.mark.parametrize("name, text", WRONG_TYPES, ids=[n for n, _ in WRONG_TYPES])
+def test_wrong_value_types_are_reported_not_crashed_on(tmp_path, name, text):
+    code, diagnostics = check(tmp_path, name, text.encode())
+    assert code == 1 and diagnostics
+    assert all(d["code"] in ("LL004", "LL900", "LL901") for d in diagnostics)
+    assert not any("internal error" in d["message"] for d in diagnostics), diagnostics
