@@ -12,6 +12,7 @@ from pathlib import Path
 from .config import Settings
 from .diagnostics import SAFE, UNSAFE, Diagnostic, apply_edits
 from .frontends.errors import FrontEndError
+from .inventory import write_bytes_atomic
 from .report import Analysis, analyze
 from .resolve import Resolver
 from .rule import RuleContext
@@ -55,22 +56,8 @@ class SourceFile:
 
     def write(self, new_text: str) -> None:
         """Atomically replace the file, keeping its BOM and mode."""
-        import tempfile
-
         data = (b"\xef\xbb\xbf" if self.bom else b"") + new_text.encode("utf-8")
-        mode = self.path.stat().st_mode
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".loralint")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, mode & 0o7777)
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_bytes_atomic(self.path, data, self.path.stat().st_mode)
         self.text = new_text
 
 
@@ -80,7 +67,6 @@ class FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     analyses: list[Analysis] = field(default_factory=list)
     source: SourceFile | None = None
-    fixed_text: str | None = None  # set when fixes changed the text
 
 
 YAML_SUFFIXES = (".yaml", ".yml")

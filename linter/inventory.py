@@ -113,16 +113,15 @@ def config_sha256(config: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def write_json_atomic(path: Path, data: dict, *, compress: bool = False) -> None:
+def write_bytes_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
     """Write to a temporary file beside `path` and rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps(data, separators=(",", ":")).encode()
-    if compress:
-        payload = gzip.compress(payload, mtime=0)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            fh.write(data)
+        if mode is not None:
+            os.chmod(tmp, mode & 0o7777)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -130,6 +129,11 @@ def write_json_atomic(path: Path, data: dict, *, compress: bool = False) -> None
         except OSError:
             pass
         raise
+
+
+def write_json_atomic(path: Path, data: dict, *, compress: bool = False) -> None:
+    payload = json.dumps(data, separators=(",", ":")).encode()
+    write_bytes_atomic(path, gzip.compress(payload, mtime=0) if compress else payload)
 
 
 def read_json_maybe_gz(path: Path) -> dict:

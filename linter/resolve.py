@@ -114,15 +114,7 @@ class Resolver:
     # -- model reference -> config -------------------------------------------------------------
     def resolve(self, ref: str, relative_to: Path | None = None) -> ResolvedModel:
         key = (ref, str(relative_to) if relative_to else None)
-        if key not in self._resolved:
-            try:
-                self._resolved[key] = self._resolve(ref, relative_to)
-            except Unresolved as exc:
-                self._resolved[key] = exc
-        outcome = self._resolved[key]
-        if isinstance(outcome, Unresolved):
-            raise outcome
-        return outcome
+        return _memoized(self._resolved, key, lambda: self._resolve(ref, relative_to))
 
     def _resolve(self, ref: str, relative_to: Path | None) -> ResolvedModel:
         if not isinstance(ref, str) or not ref.strip():
@@ -210,15 +202,7 @@ class Resolver:
             key = ("file", model.location)
         else:
             key = (config_sha256(model.config), class_request or "")
-        if key not in self._inventories:
-            try:
-                self._inventories[key] = self._inventory(model, class_request)
-            except Unresolved as exc:
-                self._inventories[key] = exc
-        outcome = self._inventories[key]
-        if isinstance(outcome, Unresolved):
-            raise outcome
-        return model, outcome
+        return model, _memoized(self._inventories, key, lambda: self._inventory(model, class_request))
 
     def _inventory(self, model: ResolvedModel, class_request: str | None) -> Inventory:
         if model.config is None:
@@ -257,6 +241,19 @@ class Resolver:
     def _cache_path(self, digest: str, class_request: str | None, version: str) -> Path:
         name = f"{digest[:32]}-{class_request or 'default'}-tf{version}-s{SCHEMA_VERSION}.json"
         return self.cache_dir / "inventories" / name
+
+
+def _memoized(cache: dict, key, compute):
+    """Each key is computed once per process; an Unresolved answer is remembered like any other."""
+    if key not in cache:
+        try:
+            cache[key] = compute()
+        except Unresolved as exc:
+            cache[key] = exc
+    outcome = cache[key]
+    if isinstance(outcome, Unresolved):
+        raise outcome
+    return outcome
 
 
 def bundled_key(digest: str, class_request: str | None) -> str:
