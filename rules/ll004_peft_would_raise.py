@@ -34,6 +34,12 @@ from transformers import Qwen2_5_VLForConditionalGeneration
 model = Qwen2_5_VLForConditionalGeneration.from_pretrained("Qwen/Qwen2.5-VL-7B-Instruct")
 config = LoraConfig(r=8)
 ''',
+    # TRL's ModelConfig turns a one-entry list into a string, which PEFT reads as a full-match regex
+    '''
+from trl import ModelConfig, get_peft_config
+args = ModelConfig(model_name_or_path="meta-llama/Llama-3.1-8B-Instruct", use_peft=True, lora_target_modules=["q_proj"])
+peft_config = get_peft_config(args)
+''',
     # a regex target together with layers_to_transform
     '''
 from peft import LoraConfig

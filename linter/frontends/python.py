@@ -703,6 +703,10 @@ def _site_for_call(pyfile, call, var, kind, loads, span_of) -> Site | None:
         task_type=values.get("task_type") if isinstance(values.get("task_type"), str) else None,
     )
     if kind == "trl-model-config":
+        from .trainers import trl_targets
+
+        spec.target_modules = trl_targets(spec.target_modules)
+        spec.r = values.get("r", 16)  # ModelConfig.lora_r defaults to 16
         load = _ModelLoad(call, None, "", *pyfile.evaluate(_kw(call, "model_name_or_path")))
         load.ref_reason = "" if load.ref is not UNKNOWN else "model_name_or_path is not a constant"
     else:
