@@ -52,7 +52,7 @@ def test_rule_examples(tmp_path, rule, kind, index, source):
 
 
 def test_selectors():
-    assert rules.resolve_selector("LL00") == rules.RULES[:4]
+    assert rules.resolve_selector("LL00") == rules.RULES[:5]
     assert rules.resolve_selector("gradient-sink") == [rules.BY_CODE["LL001"]]
     assert rules.resolve_selector("ALL") == rules.RULES
     assert rules.resolve_selector("LL9") == [rules.BY_CODE["LL900"], rules.BY_CODE["LL901"]]
