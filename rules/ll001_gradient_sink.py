@@ -23,8 +23,6 @@ def check(ctx: RuleContext):
 VALID = [
     # text-only data, targets on the language model only
     '''
-from peft import LoraConfig
-from transformers import Qwen2_5_VLForConditionalGeneration
 from trl import SFTTrainer, SFTConfig
 model = Qwen2_5_VLForConditionalGeneration.from_pretrained("Qwen/Qwen2.5-VL-7B-Instruct")
 config = LoraConfig(r=16, target_modules=r"model\\.language_model\\..*\\.(q_proj|v_proj|down_proj)")
@@ -32,8 +30,6 @@ trainer = SFTTrainer(model=model, peft_config=config, args=SFTConfig(dataset_tex
 ''',
     # the same targets on a text-only model are all live
     '''
-from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForCausalLM, DataCollatorForLanguageModeling
 model = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2.5-7B-Instruct")
 model = get_peft_model(model, LoraConfig(target_modules=["q_proj", "v_proj", "down_proj"]))
 collator = DataCollatorForLanguageModeling(tokenizer=None, mlm=False)
@@ -42,8 +38,6 @@ collator = DataCollatorForLanguageModeling(tokenizer=None, mlm=False)
 
 INVALID = [
     '''
-from peft import LoraConfig
-from transformers import Qwen2_5_VLForConditionalGeneration
 from trl import SFTTrainer, SFTConfig
 model = Qwen2_5_VLForConditionalGeneration.from_pretrained("Qwen/Qwen2.5-VL-7B-Instruct")
 config = LoraConfig(r=16, target_modules=["q_proj", "v_proj", "down_proj"])

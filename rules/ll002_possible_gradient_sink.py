@@ -25,8 +25,6 @@ def check(ctx: RuleContext):
 VALID = [
     # images in the data: the vision tower trains
     '''
-from peft import LoraConfig
-from transformers import Qwen2_5_VLForConditionalGeneration
 from qwen_vl_utils import process_vision_info
 model = Qwen2_5_VLForConditionalGeneration.from_pretrained("Qwen/Qwen2.5-VL-7B-Instruct")
 config = LoraConfig(target_modules=["q_proj", "v_proj", "down_proj"])
@@ -35,8 +33,6 @@ config = LoraConfig(target_modules=["q_proj", "v_proj", "down_proj"])
 
 INVALID = [
     '''
-from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForImageTextToText
 model = AutoModelForImageTextToText.from_pretrained("google/gemma-3-4b-it")
 model = get_peft_model(model, LoraConfig(target_modules="all-linear"))
 ''',

@@ -27,8 +27,6 @@ def check(ctx: RuleContext):
 
 VALID = [
     '''
-from peft import LoraConfig
-from transformers import AutoModelForCausalLM
 model = AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.1-8B-Instruct")
 config = LoraConfig(target_modules=["q_proj", "v_proj"])  # loralint: modality=text
 ''',
@@ -37,8 +35,6 @@ config = LoraConfig(target_modules=["q_proj", "v_proj"])  # loralint: modality=t
 INVALID = [
     # GPT-2 style names on a Llama: c_attn matches nothing, q_proj still matches
     '''
-from peft import LoraConfig
-from transformers import AutoModelForCausalLM
 model = AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.1-8B-Instruct")
 config = LoraConfig(target_modules=["q_proj", "c_attn"])
 ''',

@@ -19,8 +19,6 @@ def check(ctx: RuleContext):
 
 VALID = [
     '''
-from peft import LoraConfig
-from transformers import AutoModelForCausalLM
 model = AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.1-8B-Instruct")
 config = LoraConfig(target_modules=None)  # llama has PEFT default targets
 ''',
@@ -29,8 +27,6 @@ config = LoraConfig(target_modules=None)  # llama has PEFT default targets
 INVALID = [
     # Qwen2.5-VL has no PEFT default target list
     '''
-from peft import LoraConfig
-from transformers import Qwen2_5_VLForConditionalGeneration
 model = Qwen2_5_VLForConditionalGeneration.from_pretrained("Qwen/Qwen2.5-VL-7B-Instruct")
 config = LoraConfig(r=8)
 ''',
@@ -42,8 +38,6 @@ peft_config = get_peft_config(args)
 ''',
     # a regex target together with layers_to_transform
     '''
-from peft import LoraConfig
-from transformers import AutoModelForCausalLM
 model = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2.5-7B-Instruct")
 config = LoraConfig(target_modules=".*q_proj", layers_to_transform=[0, 1])
 ''',

@@ -21,16 +21,12 @@ def check(ctx: RuleContext):
 VALID = []
 INVALID = [
     '''
-from peft import LoraConfig
-from transformers import AutoModelForCausalLM
 model = AutoModelForCausalLM.from_pretrained("someorg/not-bundled-and-not-cached")
 config = LoraConfig(target_modules=["q_proj"])
 ''',
     # the targets come from somewhere loralint cannot see
     '''
 import json
-from peft import LoraConfig
-from transformers import AutoModelForCausalLM
 model = AutoModelForCausalLM.from_pretrained("Qwen/Qwen2.5-7B-Instruct")
 config = LoraConfig(target_modules=json.load(open("targets.json")))
 ''',
