@@ -91,6 +91,9 @@ def make_config(config_dict: dict):
         raise BuildError(f"transformers rejected the config: {type(exc).__name__}: {exc}") from None
 
 
+LEGACY_AUTO_CLASSES = {"AutoModelForVision2Seq": "AutoModelForImageTextToText"}
+
+
 def resolve_model_class(config, class_request: str | None):
     """The class a script would get: a named class, an Auto class's mapping, or the config's default."""
     _, transformers = _import_stack()
@@ -106,6 +109,8 @@ def resolve_model_class(config, class_request: str | None):
         except (KeyError, ValueError):
             return None
 
+    # transformers v5 renamed the Vision2Seq auto class; scripts still use the old name
+    class_request = LEGACY_AUTO_CLASSES.get(class_request, class_request)
     if class_request:
         if class_request.startswith("AutoModel"):
             cls = from_auto(class_request)
@@ -113,9 +118,10 @@ def resolve_model_class(config, class_request: str | None):
                 raise BuildError(f"{class_request} has no class for model_type {config.model_type!r}")
             return cls
         cls = getattr(transformers, class_request, None)
-        if not isinstance(cls, type) or not hasattr(cls, "_from_config"):
-            raise BuildError(f"{class_request} is not a model class of transformers {transformers.__version__}")
-        return cls
+        if isinstance(cls, type) and hasattr(cls, "_from_config"):
+            return cls
+        # a class of the user's own (a subclass or wrapper): the checkpoint's own class decides
+        return resolve_model_class(config, None)
     for name in config.architectures or []:
         cls = getattr(transformers, name, None)
         if isinstance(cls, type) and hasattr(cls, "_from_config"):

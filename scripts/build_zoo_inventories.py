@@ -13,7 +13,7 @@ from loralint.build import BuildError, build_meta_model, inventory_from_model, m
 from loralint.inventory import config_sha256, write_json_atomic
 from loralint.resolve import BUNDLED_INVENTORY_DIR, ZOO_DIR, bundled_key
 
-REQUESTS = [None, "AutoModelForImageTextToText", "AutoModelForCausalLM", "AutoModel"]
+REQUESTS = [None, "AutoModelForImageTextToText", "AutoModelForVision2Seq", "AutoModelForCausalLM", "AutoModel"]
 
 
 def main() -> int:

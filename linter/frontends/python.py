@@ -610,6 +610,18 @@ def _model_loads(pyfile: PythonFile) -> list[_ModelLoad]:
     return loads
 
 
+def _string_models(pyfile: PythonFile) -> list[_ModelLoad]:
+    """Models named as a string where a trainer takes them: SFTTrainer(model="org/name", ...)."""
+    out = []
+    for call, _ in pyfile.collector.calls:
+        model = _kw(call, "model")
+        if isinstance(model, (cst.SimpleString, cst.Name)) and _kw(call, "peft_config") is not None:
+            value, _ = pyfile.evaluate(model)
+            if isinstance(value, str):
+                out.append(_ModelLoad(call, None, "", value, ""))
+    return out
+
+
 def _consumers(pyfile: PythonFile, call: cst.Call, var: str | None):
     """Calls that take this LoRA config: get_peft_model(model, cfg), SFTTrainer(peft_config=cfg) ..."""
     for other, _ in pyfile.collector.calls:
@@ -638,9 +650,10 @@ def _model_for(pyfile: PythonFile, call: cst.Call, var: str | None, loads, kind:
         value, reason = pyfile.evaluate(model_arg)
         if isinstance(value, str):
             return _ModelLoad(call, None, "", value, "")
-    refs = {repr(load.ref) for load in loads}
-    if len(loads) >= 1 and len(refs) == 1:
-        return loads[0]
+    candidates = loads + _string_models(pyfile)
+    refs = {repr(load.ref) for load in candidates}
+    if len(candidates) >= 1 and len(refs) == 1:
+        return candidates[0]
     if len(refs) > 1:
         return _ModelLoad(call, None, "", UNKNOWN, "several models are loaded in this file; cannot tell which one gets LoRA")
     return _ModelLoad(call, None, "", UNKNOWN, "no from_pretrained(...) call names the base model")
