@@ -110,6 +110,8 @@ class Linter:
         try:
             source = SourceFile.read(path)
         except FrontEndError as exc:
+            if _maybe_foreign(path):
+                return result  # a large or binary YAML/JSON file is data, not a training config
             result.diagnostics = self._filtered(path, None, [self._unreadable(path, exc)])
             return result
         result.source = source
@@ -275,12 +277,22 @@ def sites_for_text(path: Path, text: str):
     if path.suffix in YAML_SUFFIXES or path.suffix == ".json":
         from .frontends import trainers
 
-        if path.suffix == ".json":
-            from .frontends.peft_adapter import load_json_text
+        try:
+            if path.suffix == ".json":
+                from .frontends.peft_adapter import load_json_text
 
-            load_json_text(text, path)  # strict JSON first: NaN, huge integers, bad syntax
-        return trainers.sites_from_text(text, path)
+                load_json_text(text, path)  # strict JSON first: NaN, huge integers, bad syntax
+            return trainers.sites_from_text(text, path)
+        except FrontEndError:
+            if trainers.looks_like_trainer_config(text):
+                raise  # clearly a training config, and broken: LL900
+            return []  # someone else's YAML/JSON (CI files, Helm templates, tsconfig): not ours
     return []
+
+
+def _maybe_foreign(path: Path) -> bool:
+    """YAML/JSON files are only ours when they are training configs; adapter configs always are."""
+    return (path.suffix in YAML_SUFFIXES or path.suffix == ".json") and path.name != ADAPTER_CONFIG
 
 
 def _notebook_round(linter: "Linter", path: Path, text: str, allowed: set) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .inventory import COMPONENTS, Inventory
-from .matching import MatchResult, match
+from .matching import MatchResult, catastrophic_pattern, match, patterns_of
 from .resolve import ResolvedModel, Resolver, Unresolved
 from .site import Site
 
@@ -67,8 +67,6 @@ def analyze(site: Site, resolver: Resolver, model_override: str | None = None) -
             analysis.error = f"{site.framework} would refuse this config: {exc}"
             return analysis
     analysis.spec = spec
-    from .matching import catastrophic_pattern, patterns_of
-
     risky = next((p for p in patterns_of(spec) if catastrophic_pattern(p)), None)
     if risky is not None:
         analysis.unresolved = (f"the pattern {risky!r} nests unbounded repetition and can take exponential time "

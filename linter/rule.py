@@ -95,22 +95,14 @@ def _has_comment(chunk: str) -> bool:
 
 def spell(value, syntax: str) -> str:
     """A value as source text in the file's language."""
+    python = syntax.startswith("python")
     if isinstance(value, bool):
-        return ("True" if value else "False") if syntax.startswith("python") else ("true" if value else "false")
-    if isinstance(value, str):
-        if syntax.startswith("python"):
-            raw = f'r"{value}"'
-            if '"' not in value and not value.endswith("\\"):
-                return raw
-            return repr(value)
-        if syntax == "yaml":
-            return "'" + value.replace("'", "''") + "'"
-        import json
-
-        return json.dumps(value)
-    import json
-
-    return json.dumps(value) if not syntax.startswith("python") else repr(value)
+        return str(value) if python else str(value).lower()
+    if isinstance(value, str) and python:
+        return f'r"{value}"' if '"' not in value and not value.endswith("\\") else repr(value)
+    if isinstance(value, str) and syntax == "yaml":
+        return "'" + value.replace("'", "''") + "'"  # single quotes: no escape changes meaning
+    return repr(value) if python else json.dumps(value)
 
 
 def spell_key(field: str, syntax: str) -> str:

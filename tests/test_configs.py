@@ -207,3 +207,17 @@ def test_hostile_json_trainer_config(tmp_path, text):
     path.write_text(text)
     (diag,) = linter(tmp_path).lint_path(path).diagnostics
     assert diag.code == "LL900"
+
+
+def test_foreign_broken_yaml_and_json_are_skipped_but_broken_configs_are_not(tmp_path):
+    files = {
+        "helm.yaml": "apiVersion: v1\nkind: {{ .Values.kind }}\nmetadata: [\n",
+        "tsconfig.json": '{\n  // comment\n  "compilerOptions": {}\n}\n',
+        "data.json": "[" * 5000 + "]" * 5000,
+        "broken.yaml": "base_model: x\nadapter: lora\nlora_target_modules: [q\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    lint = linter(tmp_path)
+    codes = {name: [d.code for d in lint.lint_path(tmp_path / name).diagnostics] for name in files}
+    assert codes == {"helm.yaml": [], "tsconfig.json": [], "data.json": [], "broken.yaml": ["LL900"]}

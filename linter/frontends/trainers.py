@@ -46,6 +46,16 @@ AXOLOTL_TEXT_TYPES = {"alpaca", "completion", "pretrain", "oasst", "sharegpt", "
                       "alpaca_w_system", "explainchoice", "context_qa", "summarizetldr", "metharme"}
 
 
+_MODEL_KEY = re.compile(r"""^\s*["']?(base_model|model_name_or_path)["']?\s*:""", re.M)
+_LORA_KEY = re.compile(r"""^\s*["']?(adapter|lora_\w+|finetuning_type|use_peft)["']?\s*:""", re.M)
+
+
+def looks_like_trainer_config(text: str) -> bool:
+    """For files that do not parse: do they name a base model and LoRA settings (so they are ours)?"""
+    head = text[:200_000]
+    return bool(_MODEL_KEY.search(head) and _LORA_KEY.search(head))
+
+
 def detect(data: dict) -> str | None:
     keys = set(data)
     if "base_model" in keys and keys & AXOLOTL_KEYS:
