@@ -46,8 +46,9 @@ AXOLOTL_TEXT_TYPES = {"alpaca", "completion", "pretrain", "oasst", "sharegpt", "
                       "alpaca_w_system", "explainchoice", "context_qa", "summarizetldr", "metharme"}
 
 
-_MODEL_KEY = re.compile(r"""^\s*["']?(base_model|model_name_or_path)["']?\s*:""", re.M)
-_LORA_KEY = re.compile(r"""^\s*["']?(adapter|lora_\w+|finetuning_type|use_peft)["']?\s*:""", re.M)
+# a key at the start of a line (YAML) or after `{`/`,` (JSON on one line)
+_MODEL_KEY = re.compile(r"""(?:^|[{,])\s*["']?(base_model|model_name_or_path)["']?\s*:""", re.M)
+_LORA_KEY = re.compile(r"""(?:^|[{,])\s*["']?(adapter|lora_\w+|finetuning_type|use_peft)["']?\s*:""", re.M)
 
 
 def looks_like_trainer_config(text: str) -> bool:
