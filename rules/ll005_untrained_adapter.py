@@ -1,6 +1,7 @@
 """LL005 untrained-adapter: a saved adapter holds LoRA weights that never received a gradient step."""
 
 from loralint.adapter_audit import collapse
+from loralint.fixes import covering_roots
 from loralint.report import human_count
 from loralint.rule import RuleContext
 
@@ -24,9 +25,12 @@ def check(ctx: RuleContext):
         return
     total_params = sum(a.params for a in audit.adapters)
     dead_params = sum(a.params for a in dead)
+    roots = covering_roots({a.module for a in dead}, {a.module for a in audit.adapters if a.trained is not False})
     components = sorted({a.component for a in dead})
-    where = (f"all in `{components[0]}`" if len(components) == 1
-             else ", ".join(f"{c}: {sum(1 for a in dead if a.component == c)}" for c in components))
+    if len(roots) == 1:
+        where = f"all under `{roots[0]}`" + (f", {components[0]}" if len(components) == 1 else "")
+    else:
+        where = ", ".join(f"{c}: {sum(1 for a in dead if a.component == c)}" for c in components)
     groups = collapse([a.module for a in dead])
     shown = ", ".join(f"`{g}`" for g in groups[:4]) + (f" and {len(groups) - 4} more" if len(groups) > 4 else "")
     message = (f"{len(dead)} of {len(audit.adapters)} adapters never trained ({where}): "

@@ -110,7 +110,8 @@ def test_text_only_vlm_reports_exactly_the_zero_adapters(text_only_vlm, monkeypa
     assert all(a.trained for a in audit.adapters if a.component == "language")
     (ll005,) = [d for d in diagnostics if d.code == "LL005"]
     assert ll005.file.endswith("adapter_model.safetensors")
-    assert ll005.message.startswith(f"{len(expected)} of {len(audit.adapters)} adapters never trained (all in `vision`)")
+    assert ll005.message.startswith(
+        f"{len(expected)} of {len(audit.adapters)} adapters never trained (all under `model.visual`, vision)")
     assert "model.visual.blocks.{0-" in ll005.message
 
 
