@@ -107,3 +107,25 @@ def test_wrong_value_types_are_reported_not_crashed_on(tmp_path, name, text):
     assert code == 1 and diagnostics
     assert all(d["code"] in ("LL004", "LL900", "LL901") for d in diagnostics)
     assert not any("internal error" in d["message"] for d in diagnostics), diagnostics
+
+
+def test_huge_script_is_refused_before_libcst(tmp_path):
+    # libcst needs ~25 s on this 800 KB file; the syntax-node limit refuses it after Python's own parse
+    text = "from peft import LoraConfig\nx = LoraConfig(target_modules=[" + ",".join(['"q"'] * 200_000) + "])\n"
+    code, diagnostics = check(tmp_path, "big.py", text.encode())
+    assert [d["code"] for d in diagnostics] == ["LL900"] and "too large to analyse" in diagnostics[0]["message"]
+
+
+def test_scripts_without_a_lora_call_are_not_parsed_by_libcst(tmp_path, monkeypatch):
+    from loralint.frontends import python as front
+
+    calls = []
+    monkeypatch.setattr(front.cst, "parse_module", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
+    path = tmp_path / "notes.py"
+    path.write_text('LORA_NOTES = "we tried lora_r=16 last week"\n')
+    from loralint.config import Settings
+    from loralint.engine import Linter
+    from loralint.resolve import Resolver
+
+    assert Linter(Settings(root=tmp_path), Resolver(offline=True)).lint_path(path).diagnostics == []
+    assert calls == []

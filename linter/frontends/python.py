@@ -71,18 +71,42 @@ def _nesting_depth(text: str) -> int:
     return best
 
 
-def parse_module(text: str) -> cst.Module:
-    """Parse safely: Python's own parser first (clear errors, bounded nesting), then libcst."""
+MAX_SYNTAX_NODES = 100_000  # libcst needs ~25 s for a 800 KB file; no training script is that large
+LORA_CALL_NAMES = {"LoraConfig", "get_peft_model", "ModelConfig"}
+
+
+def _has_lora_call(tree: ast.Module) -> bool:
+    """Cheap test with Python's own parser: does any call look like a LoRA site?"""
+    names = set(LORA_CALL_NAMES)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "peft":
+            names.update(alias.asname for alias in node.names if alias.name == "LoraConfig" and alias.asname)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if name in names:
+                return True
+    return False
+
+
+def parse_module(text: str) -> cst.Module | None:
+    """Parse safely: Python's own parser first (clear errors, bounded nesting, a quick look for LoRA
+    calls), then libcst. None when the file has no LoRA call at all."""
     if "\x00" in text:
         raise FrontEndError("file contains NUL bytes")
     try:
-        ast.parse(text)
+        tree = ast.parse(text)
     except SyntaxError as exc:
         raise FrontEndError(f"syntax error: {exc.msg}", exc.lineno or 1, (exc.offset or 1)) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise FrontEndError(f"cannot parse: {type(exc).__name__}") from None
     if _nesting_depth(text) > MAX_NESTING:
         raise FrontEndError(f"brackets nested more than {MAX_NESTING} deep; not parsed")
+    if not _has_lora_call(tree):
+        return None
+    count = sum(1 for _ in ast.walk(tree))
+    if count > MAX_SYNTAX_NODES:
+        raise FrontEndError(f"too large to analyse: {count:,} syntax nodes (the limit is {MAX_SYNTAX_NODES:,})")
     try:
         return cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
@@ -233,6 +257,8 @@ class PythonFile:
         self.text = text
         self.path = path
         module = parse_module(text)
+        if module is None:
+            module = cst.Module(body=[])  # no LoRA call: nothing to analyse
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self.module = self.wrapper.module
         self.collector = _Collector()
