@@ -265,10 +265,12 @@ def sites_for_text(path: Path, text: str):
     """The LoRA sites of a file, by its kind; [] for files that are not ours. A notebook's text here
     is already its code cells as one program."""
     if path.suffix in PYTHON_SUFFIXES or path.suffix == ".ipynb":
-        from .frontends.python import PREFILTER, PythonFile, extract_sites
+        from .frontends.pyscan import PREFILTER, scan
 
-        if not PREFILTER.search(text):
+        if not PREFILTER.search(text) or not scan(text):
             return []
+        from .frontends.python import PythonFile, extract_sites  # imports libcst: only for LoRA scripts
+
         return extract_sites(PythonFile(text, path))
     if path.name == ADAPTER_CONFIG:
         from .frontends.peft_adapter import sites_from_text

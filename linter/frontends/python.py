@@ -8,7 +8,6 @@ passes the same constant. Anything else is UNKNOWN, never guessed.
 
 from __future__ import annotations
 
-import ast
 import re
 from functools import partial
 from dataclasses import dataclass, field
@@ -23,9 +22,6 @@ from . import unsloth
 from .data_evidence import MEDIA_COLUMNS, MEDIA_PART_TYPES, TEXT_DATASETS, sniff_data_file
 from .errors import FrontEndError
 
-# Files that never mention LoRA are not parsed at all.
-PREFILTER = re.compile(r"LoraConfig|get_peft_model|peft_config|FastVisionModel|FastLanguageModel|FastModel|lora_", re.I)
-MAX_NESTING = 100  # libcst's native parser can overflow its stack on pathological nesting
 
 
 class _Unknown:
@@ -60,53 +56,8 @@ class PyLoraCall:
     model_var: str | None = None  # unsloth: the model argument
 
 
-def _nesting_depth(text: str) -> int:
-    depth = best = 0
-    for ch in text:
-        if ch in "([{":
-            depth += 1
-            best = max(best, depth)
-        elif ch in ")]}":
-            depth -= 1
-    return best
-
-
-MAX_SYNTAX_NODES = 100_000  # libcst needs ~25 s for a 800 KB file; no training script is that large
-LORA_CALL_NAMES = {"LoraConfig", "get_peft_model", "ModelConfig"}
-
-
-def _has_lora_call(tree: ast.Module) -> bool:
-    """Cheap test with Python's own parser: does any call look like a LoRA site?"""
-    names = set(LORA_CALL_NAMES)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "peft":
-            names.update(alias.asname for alias in node.names if alias.name == "LoraConfig" and alias.asname)
-        elif isinstance(node, ast.Call):
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-            if name in names:
-                return True
-    return False
-
-
-def parse_module(text: str) -> cst.Module | None:
-    """Parse safely: Python's own parser first (clear errors, bounded nesting, a quick look for LoRA
-    calls), then libcst. None when the file has no LoRA call at all."""
-    if "\x00" in text:
-        raise FrontEndError("file contains NUL bytes")
-    try:
-        tree = ast.parse(text)
-    except SyntaxError as exc:
-        raise FrontEndError(f"syntax error: {exc.msg}", exc.lineno or 1, (exc.offset or 1)) from None
-    except (RecursionError, MemoryError, ValueError) as exc:
-        raise FrontEndError(f"cannot parse: {type(exc).__name__}") from None
-    if _nesting_depth(text) > MAX_NESTING:
-        raise FrontEndError(f"brackets nested more than {MAX_NESTING} deep; not parsed")
-    if not _has_lora_call(tree):
-        return None
-    count = sum(1 for _ in ast.walk(tree))
-    if count > MAX_SYNTAX_NODES:
-        raise FrontEndError(f"too large to analyse: {count:,} syntax nodes (the limit is {MAX_SYNTAX_NODES:,})")
+def parse_module(text: str) -> cst.Module:
+    """libcst's tree of a file that `pyscan.scan` has vetted."""
     try:
         return cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError) as exc:
@@ -256,9 +207,7 @@ class PythonFile:
     def __init__(self, text: str, path: Path):
         self.text = text
         self.path = path
-        module = parse_module(text)
-        if module is None:
-            module = cst.Module(body=[])  # no LoRA call: nothing to analyse
+        module = parse_module(text)  # the caller has vetted the text with pyscan.scan
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self.module = self.wrapper.module
         self.collector = _Collector()
