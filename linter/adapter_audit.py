@@ -102,6 +102,26 @@ def audit(weights: Path, init_lora_weights=True) -> Audit:
     return result
 
 
+def init_lora_weights(config_text: str):
+    """The adapter config's `init_lora_weights` (PEFT's default, True, when absent or unreadable)."""
+    import json
+
+    try:
+        data = json.loads(config_text)
+    except ValueError:
+        return True
+    value = data.get("init_lora_weights", True) if isinstance(data, dict) else True
+    return True if value is None else value
+
+
+def audit_saved(weights: Path, config_text: str, inventory) -> Audit:
+    """Audit saved weights as their adapter config says they were initialised, with components from
+    the base model's inventory when it resolved. Raises AuditError for unreadable weights."""
+    result = audit(weights, init_lora_weights(config_text))
+    assign_components(result, inventory)
+    return result
+
+
 def assign_components(result: Audit, inventory) -> None:
     """Components from the base model's inventory; otherwise the name up to its first layer index."""
     components = {m.name: m.component for m in inventory.modules} if inventory is not None else {}

@@ -109,8 +109,8 @@ def cmd_report(args) -> int:
 
 def _attach_audit(analysis) -> None:
     """Saved weights beside an adapter_config.json: how many adapters trained, per component."""
-    from .adapter_audit import AuditError, assign_components, audit, weights_beside
-    from .engine import ADAPTER_CONFIG, _init_lora_weights
+    from .adapter_audit import AuditError, audit_saved, weights_beside
+    from .engine import ADAPTER_CONFIG
 
     site_file = Path(analysis.site.file) if analysis.site.file else None
     if site_file is None or site_file.name != ADAPTER_CONFIG:
@@ -119,12 +119,9 @@ def _attach_audit(analysis) -> None:
     if weights is None:
         return
     try:
-        result = audit(weights, _init_lora_weights(site_file.read_text(encoding="utf-8-sig")))
+        analysis.audit = audit_saved(weights, site_file.read_text(encoding="utf-8-sig"), analysis.inventory)
     except (AuditError, OSError) as exc:
         analysis.audit_error = f"{weights.name}: {exc}"
-        return
-    assign_components(result, analysis.inventory)
-    analysis.audit = result
 
 
 def cmd_check(args) -> int:

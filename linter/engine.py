@@ -132,7 +132,7 @@ class Linter:
 
     def _lint_program(self, path: Path, text: str, notebook=None) -> tuple[list[Diagnostic], list[Analysis]]:
         try:
-            sites = self._sites(path, text)
+            sites = sites_for_text(path, text)
         except FrontEndError as exc:
             return self._filtered(path, text, [self._unreadable(path, exc)]), []
         diagnostics, analyses = [], []
@@ -152,9 +152,6 @@ class Linter:
                 diagnostics.extend(rule.check(ctx))
         return self._filtered(path, text, diagnostics), analyses
 
-    def _sites(self, path: Path, text: str):
-        return sites_for_text(path, text)
-
     def _fix_notebook(self, path: Path, text: str, allowed: set) -> tuple[str, list[Diagnostic]]:
         for _ in range(MAX_FIX_ROUNDS):
             new_text = _notebook_round(self, path, text, allowed)
@@ -172,28 +169,26 @@ class Linter:
             result.diagnostics = [d for d in result.diagnostics if Path(d.file) == weights]
             return result
         result = FileResult(weights)
-        result.diagnostics = self._filtered(weights, None, self._audit_diagnostics(weights, None, True))
+        result.diagnostics = self._filtered(weights, None, self._audit_diagnostics(weights, None, ""))
         return result
 
     def _audit_beside(self, config_path: Path, text: str, analysis: Analysis) -> list[Diagnostic]:
         from .adapter_audit import weights_beside
 
         weights = weights_beside(config_path)
-        if weights is None:
-            return []
-        return self._audit_diagnostics(weights, analysis, _init_lora_weights(text))
+        return [] if weights is None else self._audit_diagnostics(weights, analysis, text)
 
-    def _audit_diagnostics(self, weights: Path, analysis: Analysis | None, init) -> list[Diagnostic]:
+    def _audit_diagnostics(self, weights: Path, analysis: Analysis | None, config_text: str) -> list[Diagnostic]:
         """LL900/LL901 for weights that cannot be judged; otherwise the audit is attached to the
         analysis and LL005 comes from the rule (run here when there is no adapter config)."""
-        from .adapter_audit import AuditError, assign_components, audit
-        from .site import Site
+        from .adapter_audit import AuditError, audit_saved
         from .matching import LoraSpec
+        from .site import Site
 
         rules = self._all_rules.BY_CODE
-        start = Span(0, 0, 1, 1, 1, 1)
+        start = RuleContext.file_start()
         try:
-            result = audit(weights, init)
+            result = audit_saved(weights, config_text, analysis.inventory if analysis else None)
         except AuditError as exc:
             rule = rules["LL900"]
             return [Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, f"{weights.name}: {exc}", str(weights), start)]
@@ -202,11 +197,9 @@ class Linter:
             return [Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, f"cannot audit {weights.name}: {result.not_applicable}",
                                str(weights), start)]
         if analysis is not None:
-            assign_components(result, analysis.inventory)
             analysis.audit = result
             return []
         analysis = Analysis(Site(file=str(weights), line=1, framework="peft", model_ref=None, lora=LoraSpec()))
-        assign_components(result, None)
         analysis.audit = result
         rule = rules["LL005"]
         return list(rule.check(RuleContext(analysis, "", rule))) if rule in self.rules else []
@@ -232,12 +225,8 @@ class Linter:
 
     def _per_file_ignores(self, path: Path) -> set[str]:
         codes = set()
-        try:
-            relative = path.resolve().relative_to(self.settings.root).as_posix()
-        except ValueError:
-            relative = path.as_posix()
         for pattern, selectors in self.settings.per_file_ignores.items():
-            if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern):
+            if _glob_matches(path, self.settings.root, [pattern]):
                 for selector in selectors:
                     codes.update(r.CODE for r in self._all_rules.resolve_selector(selector))
         return codes
@@ -250,7 +239,7 @@ class Linter:
             return self._fix_notebook(path, text, allowed)
         diagnostics, _ = self.lint_text(path, text)
         for _ in range(MAX_FIX_ROUNDS):
-            edits = [e for d in diagnostics if d.fix and d.fix.applicability in allowed for e in d.fix.edits]
+            edits = _fix_edits(diagnostics, allowed)
             if not edits:
                 break
             new_text = apply_edits(text, edits)
@@ -297,38 +286,29 @@ def _maybe_foreign(path: Path) -> bool:
     return (path.suffix in YAML_SUFFIXES or path.suffix == ".json") and path.name != ADAPTER_CONFIG
 
 
+def _fix_edits(diagnostics: list[Diagnostic], allowed: set) -> list:
+    return [e for d in diagnostics if d.fix and d.fix.applicability in allowed for e in d.fix.edits]
+
+
 def _notebook_round(linter: "Linter", path: Path, text: str, allowed: set) -> str | None:
     """One round of fixes on a notebook's cells, or None when nothing (safely) changes."""
-    import json
-
     from .frontends.notebook import NotebookProgram, dump, serializer_for
 
     try:
         notebook = NotebookProgram(text, path)
     except FrontEndError:
         return None
-    settings = serializer_for(text, json.loads(text))
+    settings = serializer_for(text, notebook.data)  # before `apply` changes the cells
     if settings is None:
         return None  # the layout cannot be reproduced: writing would touch outputs or metadata
     diagnostics, _ = linter._lint_program(path, notebook.program)
-    edits = [e for d in diagnostics if d.fix and d.fix.applicability in allowed for e in d.fix.edits]
+    edits = _fix_edits(diagnostics, allowed)
     if not edits or not notebook.apply(edits):
         return None
     new_text = dump(notebook.data, settings)
     if new_text == text or not _still_parses(Path("cells.py"), NotebookProgram(new_text, path).program):
         return None
     return new_text
-
-
-def _init_lora_weights(config_text: str):
-    import json
-
-    try:
-        data = json.loads(config_text)
-    except ValueError:
-        return True
-    value = data.get("init_lora_weights", True) if isinstance(data, dict) else True
-    return True if value is None else value
 
 
 def _still_parses(path: Path, text: str) -> bool:
@@ -404,10 +384,13 @@ def discover(paths: list[Path], settings: Settings) -> list[Path]:
 
 
 def _excluded(path: Path, settings: Settings) -> bool:
-    if not settings.exclude:
-        return False
+    return bool(settings.exclude) and _glob_matches(path, settings.root, settings.exclude)
+
+
+def _glob_matches(path: Path, root: Path, patterns: list[str]) -> bool:
+    """A pattern matches the path relative to the project root, or the file name alone."""
     try:
-        relative = path.resolve().relative_to(settings.root).as_posix()
+        relative = path.resolve().relative_to(root).as_posix()
     except ValueError:
         relative = path.as_posix()
-    return any(fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(path.name, pattern) for pattern in settings.exclude)
+    return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(path.name, p) for p in patterns)

@@ -92,7 +92,7 @@ def _target_candidates(inventory: Inventory, spec: LoraSpec, live: list[str]):
         return
     prefix = _alternation(re.escape(p) for p in language)
     targets = spec.target_modules
-    if isinstance(targets, (list, tuple)) and not (isinstance(targets, str)):
+    if isinstance(targets, (list, tuple)):
         leaves = [t for t in dict.fromkeys(targets) if any(n == t or n.endswith("." + t) for n in live)]
     else:
         leaves = list(dict.fromkeys(n.rsplit(".", 1)[-1] for n in live))

@@ -43,8 +43,9 @@ class RuleContext:
     # -- fixes -----------------------------------------------------------------------------------
     def fix_from_plan(self, plan: FixPlan, applicability: str) -> Fix | None:
         site = self.site
+        settings = [(plan.field, plan.value), *(plan.also or {}).items()]
         edits = []
-        for field, value in [(plan.field, plan.value), *(plan.also or {}).items()]:
+        for field, value in settings:
             edit = self._edit_for(field, value)
             if edit is None:
                 return None
@@ -53,7 +54,7 @@ class RuleContext:
                 applicability = UNSAFE
             if site.syntax == "yaml" and edit.span.start != edit.span.end and _has_comment(self.text[edit.span.start:edit.span.end]):
                 applicability = UNSAFE  # the replaced span holds a comment that the fix would drop
-        shown = ", ".join(f"{f}={spell(v, site.syntax)}" for f, v in [(plan.field, plan.value), *(plan.also or {}).items()])
+        shown = ", ".join(f"{f}={spell(v, site.syntax)}" for f, v in settings)
         return Fix(applicability, f"{plan.message}: {shown}", edits)
 
     def _edit_for(self, field: str, value) -> Edit | None:
