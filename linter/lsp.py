@@ -56,6 +56,15 @@ class LoralintServer(LanguageServer):
         self._resolver = None
 
     # -- linting ------------------------------------------------------------------------------------
+    def linter_for(self, path: Path):
+        """A linter with the settings in force for `path` now (pyproject edits apply at once).
+        Raises ConfigError for a broken [tool.loralint]."""
+        from .config import load_settings
+        from .engine import Linter
+
+        settings = load_settings(path.parent)
+        return Linter(settings, self.resolver(settings.offline, settings.models))
+
     def resolver(self, offline: bool, aliases: dict):
         from .resolve import Resolver
 
@@ -66,8 +75,7 @@ class LoralintServer(LanguageServer):
         return self._resolver[1]
 
     def lint(self, uri: str) -> None:
-        from .config import ConfigError, load_settings
-        from .engine import Linter
+        from .config import ConfigError
 
         document = self.workspace.get_text_document(uri)
         path = Path(to_fs_path(uri) or uri)
@@ -80,11 +88,10 @@ class LoralintServer(LanguageServer):
             self.call(self._begin_progress, token, path.name)
         try:
             try:
-                settings = load_settings(path.parent)  # re-read each time: pyproject edits apply at once
+                linter = self.linter_for(path)
             except ConfigError as exc:
                 self.call(self.window_log_message, types.LogMessageParams(type=types.MessageType.Error, message=str(exc)))
                 return
-            linter = Linter(settings, self.resolver(settings.offline, settings.models))
             diagnostics, _ = linter.lint_text(path, text)
         except Exception as exc:  # a linter bug must not take the editor's server down
             self.call(self.window_log_message, types.LogMessageParams(
@@ -189,14 +196,12 @@ class LoralintServer(LanguageServer):
         return actions
 
     def fix_all(self, path: Path, text: str) -> str | None:
-        from .config import ConfigError, load_settings
-        from .engine import Linter
+        from .config import ConfigError
 
         try:
-            settings = load_settings(path.parent)
+            linter = self.linter_for(path)
         except ConfigError:
             return None
-        linter = Linter(settings, self.resolver(settings.offline, settings.models))
         fixed, _ = linter.fix_text(path, text, unsafe=False)
         return fixed
 
