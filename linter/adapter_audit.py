@@ -102,22 +102,15 @@ def audit(weights: Path, init_lora_weights=True) -> Audit:
     return result
 
 
-def init_lora_weights(config_text: str):
-    """The adapter config's `init_lora_weights` (PEFT's default, True, when absent or unreadable)."""
-    import json
-
-    try:
-        data = json.loads(config_text)
-    except ValueError:
-        return True
-    value = data.get("init_lora_weights", True) if isinstance(data, dict) else True
+def init_value(value):
+    """An adapter config's `init_lora_weights` as PEFT reads it (absent or null: True)."""
     return True if value is None else value
 
 
-def audit_saved(weights: Path, config_text: str, inventory) -> Audit:
+def audit_saved(weights: Path, init_lora_weights, inventory) -> Audit:
     """Audit saved weights as their adapter config says they were initialised, with components from
     the base model's inventory when it resolved. Raises AuditError for unreadable weights."""
-    result = audit(weights, init_lora_weights(config_text))
+    result = audit(weights, init_lora_weights)
     assign_components(result, inventory)
     return result
 

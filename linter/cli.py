@@ -50,13 +50,13 @@ def _cli_site(args):
 
 
 def cmd_report(args) -> int:
+    from . import frontends
+    from .analysis import Overrides, analyze
     from .config import Settings
-    from .engine import SourceFile, discover, sites_for_text
+    from .engine import SourceFile, discover, unreadable_site
     from .frontends.errors import FrontEndError
-    from .matching import LoraSpec
-    from .report import analyze, render_markdown, render_table, report_json
+    from .report import render_markdown, render_table, report_json
     from .resolve import Resolver
-    from .site import Site
 
     resolver = Resolver(offline=args.offline)
     sites = []
@@ -66,29 +66,29 @@ def cmd_report(args) -> int:
         if missing:
             raise UsageError(f"{missing[0]}: no such file or directory")
         for path in discover(paths, Settings(root=Path.cwd())):
+            frontend = frontends.for_path(path)
+            if frontend is None or frontend.binary:
+                continue
             try:
-                source = SourceFile.read(path)
-                found = sites_for_text(path, source.text)
+                text = SourceFile.read(path).text
             except FrontEndError as exc:
-                site = Site(file=str(path), line=exc.line, framework="unknown", model_ref=None, lora=LoraSpec())
-                site.error = f"{path}:{exc.line}:{exc.column}: {exc}"
-                found = [site]
-            for site in found:
-                if args.modality:
-                    site.modality = args.modality
-                if args.model_class:
-                    site.model_class = args.model_class
+                sites.append(unreadable_site(path, exc))
+                continue
+            try:
+                found = frontend.parse(path, text).sites
+            except FrontEndError as exc:
+                found = [] if frontend.foreign(path, text) else [unreadable_site(path, exc)]
             sites.extend(found)
         if not sites:
             print("loralint: no LoRA configuration found in " + ", ".join(args.paths), file=sys.stderr)
+        overrides = Overrides(modality=args.modality, model=args.model, model_class=args.model_class)
     elif args.model:
         sites.append(_cli_site(args))
+        overrides = Overrides()
     else:
         raise UsageError("give files or directories with LoRA configs, or --model REF")
 
-    analyses = [analyze(site, resolver, model_override=args.model if args.paths else None) for site in sites]
-    for analysis in analyses:
-        _attach_audit(analysis)
+    analyses = [analyze(site, resolver, overrides) for site in sites]
     report = report_json(analyses)
     if args.format == "json":
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -100,28 +100,12 @@ def cmd_report(args) -> int:
     for analysis, site in zip(analyses, report["sites"]):
         if analysis.unresolved:
             where = f"{site['file']}:{site['line']}: " if site["file"] else ""
-            print(f"loralint: {where}cannot resolve model {site['model']['ref']!r}: {analysis.unresolved}", file=sys.stderr)
+            print(f"loralint: {where}cannot resolve model {site['model']['ref']!r}: {analysis.unresolved.reason}",
+                  file=sys.stderr)
             failed = True
         elif site["error"]:
             failed = True
     return EXIT_FINDINGS if failed or not sites else EXIT_OK
-
-
-def _attach_audit(analysis) -> None:
-    """Saved weights beside an adapter_config.json: how many adapters trained, per component."""
-    from .adapter_audit import AuditError, audit_saved, weights_beside
-    from .engine import ADAPTER_CONFIG
-
-    site_file = Path(analysis.site.file) if analysis.site.file else None
-    if site_file is None or site_file.name != ADAPTER_CONFIG:
-        return
-    weights = weights_beside(site_file)
-    if weights is None:
-        return
-    try:
-        analysis.audit = audit_saved(weights, site_file.read_text(encoding="utf-8-sig"), analysis.inventory)
-    except (AuditError, OSError) as exc:
-        analysis.audit_error = f"{weights.name}: {exc}"
 
 
 def cmd_check(args) -> int:
@@ -141,11 +125,8 @@ def cmd_check(args) -> int:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     resolver = Resolver(offline=args.offline or settings.offline, aliases=settings.models)
-    try:
-        linter = Linter(settings, resolver, modality=None if args.modality == "auto" else args.modality,
-                        model=args.model, select=_split_list(args.select), ignore=_split_list(args.ignore))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    linter = Linter(settings, resolver, modality=None if args.modality == "auto" else args.modality,
+                    model=args.model, select=_split_list(args.select), ignore=_split_list(args.ignore))
 
     diagnostics, texts, fixed_files, diffs = [], {}, 0, []
     for path in discover(paths, settings):

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .site import Span
 
-SAFE, UNSAFE, DISPLAY = "safe", "unsafe", "display"
+SAFE, UNSAFE = "safe", "unsafe"
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # as libcst and YAML count lines
+
+
+def split_lines(text: str) -> list[str]:
+    return LINE_BREAK.split(text)
+
+
+def line_starts(text: str) -> list[int]:
+    """Offset of each line's first character."""
+    return [0] + [m.end() for m in LINE_BREAK.finditer(text)]
 
 
 @dataclass(frozen=True)
@@ -86,3 +97,10 @@ def span_at(text: str, start: int, end: int) -> Span:
     line, column = position(start)
     end_line, end_column = position(end)
     return Span(start, end, line, column, end_line, end_column)
+
+
+def human_count(n: int) -> str:
+    for unit, size in (("B", 1_000_000_000), ("M", 1_000_000), ("K", 1_000)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import frontends
+from .analysis import Analysis, Overrides, analyze
 from .config import Settings
-from .diagnostics import SAFE, UNSAFE, Diagnostic, apply_edits
+from .diagnostics import SAFE, UNSAFE, Diagnostic, split_lines
 from .frontends.errors import FrontEndError
 from .inventory import write_bytes_atomic
-from .report import Analysis, analyze
+from .matching import LoraSpec
+from .problems import Kind, Problem
 from .resolve import Resolver
 from .rule import RuleContext
-from .site import Span
+from .site import Site, Span
 
-PYTHON_SUFFIXES = (".py", ".pyi")
-ADAPTER_CONFIG = "adapter_config.json"
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_FIX_ROUNDS = 5
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", "node_modules", ".mypy_cache",
@@ -69,11 +69,17 @@ class FileResult:
     source: SourceFile | None = None
 
 
-YAML_SUFFIXES = (".yaml", ".yml")
-
-
 def is_candidate(path: Path) -> bool:
-    return path.suffix in PYTHON_SUFFIXES + YAML_SUFFIXES + (".json", ".ipynb")
+    """A file a directory walk lints: saved weights are audited through the adapter config beside them."""
+    frontend = frontends.for_path(path)
+    return frontend is not None and not frontend.binary
+
+
+def unreadable_site(path: Path, exc: FrontEndError) -> Site:
+    """A file that is ours but cannot be read: one site whose only fact is why (LL900)."""
+    span = Span(0, 0, exc.line, exc.column, exc.line, exc.column)
+    return Site(file=str(path), line=exc.line, framework="unknown", model_ref=None, lora=LoraSpec(),
+                problem=Problem(Kind.UNREADABLE, str(exc), span))
 
 
 class Linter:
@@ -83,8 +89,7 @@ class Linter:
 
         self.settings = settings
         self.resolver = resolver
-        self.modality = modality or settings.modality
-        self.model = model
+        self.overrides = Overrides(modality=modality or settings.modality, model=model)
         selected = []
         for selector in (select or settings.select):
             selected.extend(rules.resolve_selector(selector))
@@ -98,127 +103,84 @@ class Linter:
         try:
             return self._lint_path(path)
         except RecursionError:
-            return FileResult(path, [self._unreadable(path, FrontEndError("nested too deeply to analyse"))])
+            return self._unreadable(path, FrontEndError("nested too deeply to analyse"))
         except Exception as exc:  # a bug must cost one file, not the run, and never print a traceback
             message = f"internal error while checking this file ({type(exc).__name__}: {exc}); please report it"
-            return FileResult(path, [self._unreadable(path, FrontEndError(message))])
+            return self._unreadable(path, FrontEndError(message))
 
     def _lint_path(self, path: Path) -> FileResult:
-        if path.suffix == ".safetensors" or path.name == "adapter_model.bin":
-            return self._lint_weights(path)
+        frontend = frontends.for_path(path)
+        if frontend is not None and frontend.binary:
+            delegate = frontend.delegate(path)
+            if delegate is not None:  # e.g. weights: lint the adapter config, keep what is said of the weights
+                result = self.lint_path(delegate)
+                result.diagnostics = [d for d in result.diagnostics if Path(d.file) == path]
+                return result
+            result = FileResult(path)
+            result.diagnostics, result.analyses = self._run(path, frontend.sites(path, ""), None)
+            return result
         result = FileResult(path)
         try:
             source = SourceFile.read(path)
         except FrontEndError as exc:
-            if _maybe_foreign(path):
-                return result  # a large or binary YAML/JSON file is data, not a training config
-            result.diagnostics = self._filtered(path, None, [self._unreadable(path, exc)])
+            if frontend is not None and frontend.foreign(path, None):
+                return result  # a large or binary file of a kind that is only sometimes ours
+            result.diagnostics, result.analyses = self._run(path, [unreadable_site(path, exc)], None)
             return result
         result.source = source
         result.diagnostics, result.analyses = self.lint_text(path, source.text)
         return result
 
+    def _unreadable(self, path: Path, exc: FrontEndError) -> FileResult:
+        result = FileResult(path)
+        result.diagnostics, result.analyses = self._run(path, [unreadable_site(path, exc)], None)
+        return result
+
     def lint_text(self, path: Path, text: str) -> tuple[list[Diagnostic], list[Analysis]]:
-        if path.suffix != ".ipynb":
-            return self._lint_program(path, text)
-        from .frontends.notebook import NotebookProgram
-
+        frontend = frontends.for_path(path)
+        if frontend is None:
+            return [], []
         try:
-            notebook = NotebookProgram(text, path)
+            parsed = frontend.parse(path, text)
         except FrontEndError as exc:
-            return self._filtered(path, None, [self._unreadable(path, exc)]), []
-        diagnostics, analyses = self._lint_program(path, notebook.program, notebook)
-        return [notebook.to_cells(d) if d.code != "LL900" else d for d in diagnostics], analyses
+            if frontend.foreign(path, text):
+                return [], []
+            return self._run(path, [unreadable_site(path, exc)], text)
+        diagnostics, analyses = self._run(path, parsed.sites, parsed.text)
+        return [parsed.to_file(d) for d in diagnostics], analyses
 
-    def _lint_program(self, path: Path, text: str, notebook=None) -> tuple[list[Diagnostic], list[Analysis]]:
+    def lint_program(self, path: Path, text: str) -> tuple[list[Diagnostic], list[Analysis]]:
+        """Diagnostics of Python source in its own coordinates (a notebook's cells as one program)."""
         try:
-            sites = sites_for_text(path, text)
+            sites = frontends.PythonScript().sites(path, text)
         except FrontEndError as exc:
-            return self._filtered(path, text, [self._unreadable(path, exc)]), []
+            sites = [unreadable_site(path, exc)]
+        return self._run(path, sites, text)
+
+    def _run(self, path: Path, sites: list[Site], text: str | None) -> tuple[list[Diagnostic], list[Analysis]]:
+        """Analyse each site and run the rules; `text` is what spans point into."""
         diagnostics, analyses = [], []
         for site in sites:
-            if self.modality:
-                site.modality = self.modality
-            if notebook is not None:
-                for item in site.evidence:
-                    item.where = notebook.describe_line(item.line) if item.line else None
-            analysis = analyze(site, self.resolver, model_override=self.model)
+            analysis = analyze(site, self.resolver, self.overrides)
             analyses.append(analysis)
-            if path.name == ADAPTER_CONFIG:
-                diagnostics.extend(self._audit_beside(path, text, analysis))
-            ctx = RuleContext(analysis, text)
+            ctx = RuleContext(analysis, text or "")
             for rule in self.rules:
                 ctx.rule = rule
                 diagnostics.extend(rule.check(ctx))
         return self._filtered(path, text, diagnostics), analyses
 
-    def _fix_notebook(self, path: Path, text: str, allowed: set) -> tuple[str, list[Diagnostic]]:
-        for _ in range(MAX_FIX_ROUNDS):
-            new_text = _notebook_round(self, path, text, allowed)
-            if new_text is None:
-                break
-            text = new_text
-        return text, self.lint_text(path, text)[0]
-
-    # -- saved adapters ----------------------------------------------------------------------------
-    def _lint_weights(self, weights: Path) -> FileResult:
-        """An adapter's weights named directly: audit them with the config beside them, if any."""
-        config = weights.parent / ADAPTER_CONFIG
-        if config.is_file():
-            result = self.lint_path(config)
-            result.diagnostics = [d for d in result.diagnostics if Path(d.file) == weights]
-            return result
-        result = FileResult(weights)
-        result.diagnostics = self._filtered(weights, None, self._audit_diagnostics(weights, None, ""))
-        return result
-
-    def _audit_beside(self, config_path: Path, text: str, analysis: Analysis) -> list[Diagnostic]:
-        from .adapter_audit import weights_beside
-
-        weights = weights_beside(config_path)
-        return [] if weights is None else self._audit_diagnostics(weights, analysis, text)
-
-    def _audit_diagnostics(self, weights: Path, analysis: Analysis | None, config_text: str) -> list[Diagnostic]:
-        """LL900/LL901 for weights that cannot be judged; otherwise the audit is attached to the
-        analysis and LL005 comes from the rule (run here when there is no adapter config)."""
-        from .adapter_audit import AuditError, audit_saved
-        from .matching import LoraSpec
-        from .site import Site
-
-        rules = self._all_rules.BY_CODE
-        start = RuleContext.file_start()
-        try:
-            result = audit_saved(weights, config_text, analysis.inventory if analysis else None)
-        except AuditError as exc:
-            rule = rules["LL900"]
-            return [Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, f"{weights.name}: {exc}", str(weights), start)]
-        if result.not_applicable:
-            rule = rules["LL901"]
-            return [Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, f"cannot audit {weights.name}: {result.not_applicable}",
-                               str(weights), start)]
-        if analysis is not None:
-            analysis.audit = result
-            return []
-        analysis = Analysis(Site(file=str(weights), line=1, framework="peft", model_ref=None, lora=LoraSpec()))
-        analysis.audit = result
-        rule = rules["LL005"]
-        return list(rule.check(RuleContext(analysis, "", rule))) if rule in self.rules else []
-
-    def _unreadable(self, path: Path, exc: FrontEndError) -> Diagnostic:
-        rule = self._all_rules.BY_CODE["LL900"]
-        span = Span(0, 0, exc.line, exc.column, exc.line, exc.column)
-        return Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, str(exc), str(path), span)
-
     # -- suppression ------------------------------------------------------------------------------
     def _filtered(self, path: Path, text: str | None, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
         ignored = self._per_file_ignores(path)
-        lines = re.split(r"\r\n|\r|\n", text) if text is not None else []
+        frontend = frontends.for_path(path)
+        noqa = frontend is not None and frontend.noqa
+        lines = split_lines(text) if text is not None else []
         out = []
         for diag in diagnostics:
             if diag.code not in self.rule_codes or diag.code in ignored:
                 continue
             line = lines[diag.span.line - 1] if 0 < diag.span.line <= len(lines) else ""
-            if _suppressed(diag, line, path):
+            if _suppressed(diag, line, noqa):
                 continue
             out.append(diag)
         return sorted(out, key=lambda d: (d.span.line, d.span.column, d.code))
@@ -235,104 +197,26 @@ class Linter:
     def fix_text(self, path: Path, text: str, unsafe: bool) -> tuple[str, list[Diagnostic]]:
         """Apply fixes until none is left (bounded); return the new text and what remains."""
         allowed = {SAFE, UNSAFE} if unsafe else {SAFE}
-        if path.suffix == ".ipynb":
-            return self._fix_notebook(path, text, allowed)
-        diagnostics, _ = self.lint_text(path, text)
-        for _ in range(MAX_FIX_ROUNDS):
-            edits = _fix_edits(diagnostics, allowed)
-            if not edits:
-                break
-            new_text = apply_edits(text, edits)
-            if new_text == text or not _still_parses(path, new_text):
-                break
-            text = new_text
-            diagnostics, _ = self.lint_text(path, text)
-        return text, diagnostics
+        frontend = frontends.for_path(path)
+        if frontend is not None:
+            for _ in range(MAX_FIX_ROUNDS):
+                new_text = frontend.fix_round(self, path, text, allowed)
+                if new_text is None:
+                    break
+                text = new_text
+        return text, self.lint_text(path, text)[0]
 
 
-def sites_for_text(path: Path, text: str):
-    """The LoRA sites of a file, by its kind; [] for files that are not ours. A notebook's text here
-    is already its code cells as one program."""
-    if path.suffix in PYTHON_SUFFIXES or path.suffix == ".ipynb":
-        from .frontends.pyscan import PREFILTER, scan
-
-        if not PREFILTER.search(text) or not scan(text):
-            return []
-        from .frontends.python import PythonFile, extract_sites  # imports libcst: only for LoRA scripts
-
-        return extract_sites(PythonFile(text, path))
-    if path.name == ADAPTER_CONFIG:
-        from .frontends.peft_adapter import sites_from_text
-
-        return sites_from_text(text, path)
-    if path.suffix in YAML_SUFFIXES or path.suffix == ".json":
-        from .frontends import trainers
-
-        try:
-            if path.suffix == ".json":
-                from .frontends.peft_adapter import load_json_text
-
-                load_json_text(text, path)  # strict JSON first: NaN, huge integers, bad syntax
-            return trainers.sites_from_text(text, path)
-        except FrontEndError:
-            if trainers.looks_like_trainer_config(text):
-                raise  # clearly a training config, and broken: LL900
-            return []  # someone else's YAML/JSON (CI files, Helm templates, tsconfig): not ours
-    return []
-
-
-def _maybe_foreign(path: Path) -> bool:
-    """YAML/JSON files are only ours when they are training configs; adapter configs always are."""
-    return (path.suffix in YAML_SUFFIXES or path.suffix == ".json") and path.name != ADAPTER_CONFIG
-
-
-def _fix_edits(diagnostics: list[Diagnostic], allowed: set) -> list:
+def fix_edits(diagnostics: list[Diagnostic], allowed: set) -> list:
     return [e for d in diagnostics if d.fix and d.fix.applicability in allowed for e in d.fix.edits]
 
 
-def _notebook_round(linter: "Linter", path: Path, text: str, allowed: set) -> str | None:
-    """One round of fixes on a notebook's cells, or None when nothing (safely) changes."""
-    from .frontends.notebook import NotebookProgram, dump, serializer_for
-
-    try:
-        notebook = NotebookProgram(text, path)
-    except FrontEndError:
-        return None
-    settings = serializer_for(text, notebook.data)  # before `apply` changes the cells
-    if settings is None:
-        return None  # the layout cannot be reproduced: writing would touch outputs or metadata
-    diagnostics, _ = linter._lint_program(path, notebook.program)
-    edits = _fix_edits(diagnostics, allowed)
-    if not edits or not notebook.apply(edits):
-        return None
-    new_text = dump(notebook.data, settings)
-    if new_text == text or not _still_parses(Path("cells.py"), NotebookProgram(new_text, path).program):
-        return None
-    return new_text
-
-
-def _still_parses(path: Path, text: str) -> bool:
-    if path.suffix in PYTHON_SUFFIXES:
-        try:
-            ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return False
-    elif path.suffix in YAML_SUFFIXES or path.suffix == ".json":
-        from . import safe_yaml
-
-        try:
-            safe_yaml.load(text)
-        except FrontEndError:
-            return False
-    return True
-
-
-def _suppressed(diag: Diagnostic, line: str, path: Path) -> bool:
+def _suppressed(diag: Diagnostic, line: str, noqa: bool) -> bool:
     for match in IGNORE.finditer(line):
         codes = {c.strip() for c in match.group("codes").split(",") if c.strip()}
         if not codes or diag.code in codes or diag.name in codes:
             return True
-    if path.suffix in PYTHON_SUFFIXES:
+    if noqa:
         for match in NOQA.finditer(line):
             if match.group("codes") is None:
                 return True

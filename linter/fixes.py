@@ -10,10 +10,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from .frontends import unsloth
+from .analysis import Analysis
 from .inventory import Inventory
-from .matching import LoraSpec, match
-from .report import Analysis
+from .matching import LoraSpec, match, suffix_match
 
 
 @dataclass
@@ -76,7 +75,7 @@ def _alternation(items) -> str:
     return items[0] if len(items) == 1 else "(?:" + "|".join(items) + ")"
 
 
-def _verify(inventory: Inventory, spec: LoraSpec, expected: dict[str, int]) -> bool:
+def verify(inventory: Inventory, spec: LoraSpec, expected: dict[str, int]) -> bool:
     try:
         result = match(inventory, spec)
     except re.error:
@@ -93,7 +92,7 @@ def _target_candidates(inventory: Inventory, spec: LoraSpec, live: list[str]):
     prefix = _alternation(re.escape(p) for p in language)
     targets = spec.target_modules
     if isinstance(targets, (list, tuple)):
-        leaves = [t for t in dict.fromkeys(targets) if any(n == t or n.endswith("." + t) for n in live)]
+        leaves = [t for t in dict.fromkeys(targets) if any(suffix_match(n, t) for n in live)]
     else:
         leaves = list(dict.fromkeys(n.rsplit(".", 1)[-1] for n in live))
     suffix = "(" + "|".join(re.escape(leaf) for leaf in leaves) + ")"
@@ -123,21 +122,24 @@ def _language_leaf_names(inventory: Inventory) -> list[str]:
 
 
 def plan_fix(analysis: Analysis) -> tuple[FixPlan | None, str]:
-    """(plan, "") or (None, why no fix is offered)."""
-    inventory, spec, result, site = analysis.inventory, analysis.spec, analysis.result, analysis.site
+    """(plan, "") or (None, why no fix is offered). The site's front end may have a plan of its own (a
+    trainer's flag); otherwise the generic plan below."""
+    from . import frontends
+
+    inventory, result = analysis.inventory, analysis.result
     dead = {a.module.name for a in analysis.dead_modules}
     expected = {a.module.name: a.params for a in result.adapted if a.module.name not in dead}
     if not expected:
         leaves = _language_leaf_names(inventory)
         hint = f"; its language model's linear layers are named {', '.join(f'`{n}`' for n in leaves)}" if leaves else ""
         return None, f"every selected module is dead, so no rewrite keeps the intent{hint}"
+    return frontends.for_site(analysis.site).plan_fix(
+        analysis, expected, lambda also=None: generic_plan(analysis, expected, dead, also))
 
-    if site.framework == "unsloth" and site.derive_targets is not None:
-        return _unsloth_plan(analysis, expected)
-    if site.framework == "llamafactory":
-        return _llamafactory_plan(analysis, expected)
-    also = {"lora_target_linear": False} if site.flags.get("lora_target_linear") else None
 
+def generic_plan(analysis: Analysis, expected: dict, dead: set, also: dict | None = None) -> tuple[FixPlan | None, str]:
+    """An anchored target regex, or exclude_modules where PEFT forbids a regex (layers_to_transform)."""
+    inventory, spec = analysis.inventory, analysis.spec
     if spec.layers_to_transform is not None or spec.layers_pattern:
         # PEFT forbids a regex target with layers_to_transform: exclude the dead sub-trees instead
         live_names = set(expected)
@@ -148,46 +150,11 @@ def plan_fix(analysis: Analysis) -> tuple[FixPlan | None, str]:
             pattern = f"(?:{existing})|{pattern}"
         elif isinstance(existing, (list, tuple)) and existing:
             pattern = rf"(?:.*\.)?{_alternation(re.escape(e) for e in existing)}|{pattern}"
-        if _verify(inventory, replace(spec, exclude_modules=pattern), expected):
+        if verify(inventory, replace(spec, exclude_modules=pattern), expected):
             return FixPlan("exclude_modules", pattern, "exclude the modules that never see gradient", also), ""
         return None, "no exclude_modules pattern leaves exactly the live modules"
 
     for candidate in _target_candidates(inventory, spec, list(expected)):
-        if _verify(inventory, replace(spec, target_modules=candidate), expected):
+        if verify(inventory, replace(spec, target_modules=candidate), expected):
             return FixPlan("target_modules", candidate, "target only the language model", also), ""
     return None, "no anchored pattern selects exactly the live modules"
-
-
-def _unsloth_plan(analysis: Analysis, expected: dict) -> tuple[FixPlan | None, str]:
-    site, inventory = analysis.site, analysis.inventory
-    if not site.flags.get("finetune_vision_layers"):
-        return None, "the targets come from Unsloth's own rules and its vision flag is already off"
-    flags = {**site.flags, "finetune_vision_layers": False}
-    try:
-        new_targets = unsloth.targets_for(inventory, flags)
-    except unsloth.UnslothWouldRaise:
-        return None, "Unsloth would refuse the config with finetune_vision_layers off"
-    if _verify(inventory, replace(analysis.spec, target_modules=new_targets), expected):
-        return FixPlan("finetune_vision_layers", False, "stop finetuning the vision layers"), ""
-    return None, "turning off finetune_vision_layers does not leave exactly the live modules"
-
-
-def _llamafactory_plan(analysis: Analysis, expected: dict) -> tuple[FixPlan | None, str]:
-    """LLaMA-Factory's idiom: its freeze flags (a regex is no option: lora_target is a name list)."""
-    from .frontends.trainers import _llamafactory_targets
-    from .trainer_data import LLAMAFACTORY_COMPOSITE_MODELS
-
-    site, inventory = analysis.site, analysis.inventory
-    if inventory.model_type not in LLAMAFACTORY_COMPOSITE_MODELS:
-        return None, (f"LLaMA-Factory does not know {inventory.model_type} as a composite model, so its freeze "
-                      "flags cannot help; list the language model's modules in lora_target")
-    targets = analysis.site.lora.target_modules
-    new_targets = _llamafactory_targets(inventory, targets=targets, freeze_vision=True, freeze_projector=True,
-                                        freeze_language=site.flags.get("freeze_language_model", False))
-    if not _verify(inventory, replace(analysis.spec, target_modules=new_targets), expected):
-        return None, "LLaMA-Factory's freeze flags do not leave exactly the live modules"
-    off = [flag for flag in ("freeze_vision_tower", "freeze_multi_modal_projector") if not site.flags.get(flag)]
-    if not off:
-        return None, "the vision tower and projector are frozen already; the dead targets come from lora_target"
-    also = {flag: True for flag in off[1:]}
-    return FixPlan(off[0], True, "let LLaMA-Factory freeze the vision tower and projector", also or None), ""

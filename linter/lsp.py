@@ -7,7 +7,6 @@ the editor never waits; results go back through the event loop. Positions are UT
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import uuid
 from pathlib import Path
@@ -17,11 +16,10 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from . import __version__
-from .diagnostics import SAFE, Diagnostic
+from .diagnostics import SAFE, Diagnostic, split_lines
 
 DEBOUNCE_SECONDS = 0.3
 FIX_ALL_KIND = f"{types.CodeActionKind.SourceFixAll.value}.loralint"
-LINTABLE = (".py", ".pyi", ".yaml", ".yml", ".json", ".ipynb")
 
 
 def utf16_column(line_text: str, codepoint_column: int) -> int:
@@ -30,12 +28,8 @@ def utf16_column(line_text: str, codepoint_column: int) -> int:
     return len(prefix.encode("utf-16-le")) // 2
 
 
-def _lines(text: str) -> list[str]:
-    return re.split(r"\r\n|\r|\n", text)
-
-
 def to_range(text: str, line: int, column: int, end_line: int, end_column: int) -> types.Range:
-    lines = _lines(text)
+    lines = split_lines(text)
 
     def position(l: int, c: int) -> types.Position:
         if l - 1 >= len(lines):
@@ -76,10 +70,11 @@ class LoralintServer(LanguageServer):
 
     def lint(self, uri: str) -> None:
         from .config import ConfigError
+        from .engine import is_candidate
 
         document = self.workspace.get_text_document(uri)
         path = Path(to_fs_path(uri) or uri)
-        if path.suffix not in LINTABLE:
+        if not is_candidate(path):
             return
         text, version = document.source, document.version
         token = None
@@ -173,7 +168,7 @@ class LoralintServer(LanguageServer):
                 ))
             ignore = _ignore_comment(path, d)
             if ignore and _kind_wanted(wanted, types.CodeActionKind.QuickFix):
-                line_text = _lines(text)[d.span.line - 1]
+                line_text = split_lines(text)[d.span.line - 1]
                 end = types.Position(line=d.span.line - 1, character=len(line_text.encode("utf-16-le")) // 2)
                 actions.append(types.CodeAction(
                     title=f"Ignore {d.code} on this line",
@@ -185,7 +180,7 @@ class LoralintServer(LanguageServer):
         if _kind_wanted(wanted, FIX_ALL_KIND) and any(d.fix and d.fix.applicability == SAFE for d in diagnostics):
             fixed = self.fix_all(path, text)
             if fixed is not None and fixed != text:
-                lines = _lines(text)
+                lines = split_lines(text)
                 whole = types.Range(start=types.Position(line=0, character=0),
                                     end=types.Position(line=len(lines), character=0))
                 actions.append(types.CodeAction(
@@ -214,11 +209,10 @@ def _kind_wanted(only, kind) -> bool:
 
 
 def _ignore_comment(path: Path, d: Diagnostic) -> str | None:
-    if path.suffix in (".py", ".pyi"):
-        return f"  # noqa: {d.code}"
-    if path.suffix in (".yaml", ".yml"):
-        return f"  # loralint: ignore[{d.code}]"
-    return None  # JSON has no comments
+    from . import frontends
+
+    frontend = frontends.for_path(path)
+    return frontend.ignore_comment(path, d.code) if frontend is not None else None
 
 
 def build_server() -> LoralintServer:

@@ -99,6 +99,11 @@ class PeftWouldRaise(Exception):
     pass
 
 
+def suffix_match(name: str, entry: str) -> bool:
+    """PEFT's test for a list entry: the module name is the entry or ends with "." + entry."""
+    return name == entry or name.endswith("." + entry)
+
+
 def _as_list(value) -> list:
     if value is None:
         return []
@@ -215,7 +220,7 @@ def _exclusion_checker(spec: LoraSpec):
             if isinstance(exclude, str):
                 if re.fullmatch(exclude, key):
                     return True
-            elif key in exclude or any(key.endswith(f".{e}") for e in exclude):
+            elif any(suffix_match(key, e) for e in exclude):
                 return True
         return any(r.match(key) for r in save_res)
 
@@ -347,7 +352,7 @@ def _moe_conversion(inventory: Inventory, spec: LoraSpec, targets, result: Match
         result.notes.append(f"on {inventory.model_type} PEFT turns target_modules=None into an empty set")
     remaining, parameters, present = [], [], {}
     for target in targets or []:
-        old = next((o for o in mapping if target == o or target.endswith(f".{o}")), None)
+        old = next((o for o in mapping if suffix_match(target, o)), None)
         if old is None:
             remaining.append(target)
             continue
@@ -381,7 +386,7 @@ def _parameter_adapters(inventory: Inventory, spec: LoraSpec, targets: list[str]
     by_module: dict[str, Adapted] = {}
     for module_name, param_name, shape in inventory.parameters:
         key = f"{module_name}.{param_name}"
-        if not (key in targets or any(key.endswith(f".{t}") for t in targets)):
+        if not any(suffix_match(key, t) for t in targets):
             continue
         num_experts, a, b = shape if len(shape) == 3 else (1, *shape)
         r = _rank_for(spec, key, rank_pattern)
@@ -475,12 +480,12 @@ def _match(inventory: Inventory, spec: LoraSpec, result: MatchResult) -> None:
     if isinstance(spec.target_modules, (list, tuple, set, frozenset)):
         result.dead_target_entries = [
             entry for entry in dict.fromkeys(spec.target_modules)
-            if not any(name == entry or name.endswith("." + entry) for name in names)
+            if not any(suffix_match(name, entry) for name in names)
         ]
     if isinstance(spec.exclude_modules, (list, tuple, set, frozenset)):
         result.dead_exclude_entries = [
             entry for entry in dict.fromkeys(spec.exclude_modules)
-            if not any(name == entry or name.endswith("." + entry) for name in names)
+            if not any(suffix_match(name, entry) for name in names)
         ]
 
 

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from .diagnostics import SAFE, Diagnostic, apply_edits
+from .diagnostics import SAFE, Diagnostic, apply_edits, split_lines
 
 
 def _display_path(path: str) -> str:
@@ -48,7 +48,7 @@ def full(diagnostics: list[Diagnostic], texts: dict[str, str]) -> str:
         out.append(f"{_where(d)}: {d.code}{_marker(d)} {d.message}")
         text = _source_text(d, texts)
         if text is not None:
-            lines = re.split(r"\r\n|\r|\n", text)
+            lines = split_lines(text)
             if 0 < d.span.line <= len(lines):
                 number = str(d.span.line)
                 pad = " " * len(number)
@@ -155,7 +155,7 @@ def sarif(diagnostics: list[Diagnostic], texts: dict[str, str], root: Path | Non
     for d in diagnostics:
         artifact = location(d.file)
         text = _source_text(d, texts) or ""
-        lines = re.split(r"\r\n|\r|\n", text) if text else []
+        lines = split_lines(text) if text else []
         source_line = lines[d.span.line - 1].strip() if 0 < d.span.line <= len(lines) else ""
         fingerprint = hashlib.sha256(f"{d.code}\0{artifact['uri']}\0{source_line}".encode()).hexdigest()
         result = {

@@ -1,91 +1,23 @@
-"""`loralint report`: where each site's adapters sit and how much of the budget is dead."""
+"""`loralint report`: where each site's adapters sit and how much of the budget is dead (rendering only;
+the facts come from `analysis`)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
-
 from pathlib import Path
 
-from .inventory import COMPONENTS, Inventory
-from .matching import MatchResult, catastrophic_pattern, match, patterns_of
-from .resolve import ResolvedModel, Resolver, Unresolved
-from .site import Site
+from .analysis import Analysis
+from .diagnostics import human_count
+from .inventory import COMPONENTS
+from .problems import Kind
 
 REPORT_VERSION = 1
-
-
-@dataclass
-class Analysis:
-    """One site, resolved and matched: the facts the rules and the report are made from."""
-
-    site: Site
-    model: ResolvedModel | None = None
-    inventory: Inventory | None = None
-    result: MatchResult | None = None
-    unresolved: str | None = None  # why the model could not be resolved
-    spec: object = None  # the LoRA settings as matched (targets derived by the framework, if any)
-    audit: object = None  # adapter_audit.Audit of the saved weights, when there are any
-    audit_error: str | None = None
-    error: str | None = None  # what PEFT would raise, or why the site could not be read
-
-    dead_modules: list = field(default_factory=list)
-
-    @property
-    def total_params(self) -> int:
-        return self.result.total_params if self.result else 0
-
-    @property
-    def dead_params(self) -> int:
-        return sum(a.params for a in self.dead_modules)
-
-
-def analyze(site: Site, resolver: Resolver, model_override: str | None = None) -> Analysis:
-    analysis = Analysis(site)
-    if site.error:
-        analysis.error = site.error
-        return analysis
-    if site.unknown:
-        analysis.unresolved = site.unknown
-        return analysis
-    ref = model_override or site.model_ref
-    if not ref:
-        analysis.unresolved = "no base model reference found (pass --model)"
-        return analysis
-    try:
-        analysis.model, analysis.inventory = resolver.inventory(
-            ref, site.model_class, None if model_override else site.relative_to
-        )
-    except Unresolved as exc:
-        analysis.unresolved = str(exc)
-        return analysis
-    spec = site.lora
-    if site.derive_targets is not None:
-        try:
-            spec = replace(site.lora, target_modules=site.derive_targets(analysis.inventory))
-        except Exception as exc:  # the framework itself would refuse (e.g. Unsloth's flag checks)
-            analysis.error = f"{site.framework} would refuse this config: {exc}"
-            return analysis
-    analysis.spec = spec
-    risky = next((p for p in patterns_of(spec) if catastrophic_pattern(p)), None)
-    if risky is not None:
-        analysis.unresolved = (f"the pattern {risky!r} nests unbounded repetition and can take exponential time "
-                               "on a module name; loralint does not run it (neither should PEFT)")
-        return analysis
-    analysis.result = match(analysis.inventory, spec)
-    analysis.error = analysis.result.error or analysis.result.forward_crash
-    inv = analysis.inventory
-    analysis.dead_modules = [a for a in analysis.result.adapted if inv.text_only_dead(a.module)]
-    return analysis
 
 
 def site_json(analysis: Analysis) -> dict:
     site, inv, result = analysis.site, analysis.inventory, analysis.result
     model = {"ref": site.model_ref, "model_type": None, "model_class": None, "source": None}
-    if analysis.spec is not None and analysis.spec is not site.lora:
-        lora = analysis.spec.describe()
-    else:
-        lora = site.lora.describe()
+    lora = (analysis.spec or site.lora).describe()
     if analysis.model is not None:
         model["ref"] = analysis.model.ref
         model["source"] = analysis.model.source
@@ -95,7 +27,7 @@ def site_json(analysis: Analysis) -> dict:
     components: dict[str, dict] = {}
     modules = []
     saved = []
-    if result is not None and analysis.error is None:
+    if result is not None and analysis.refused is None:
         for adapted in result.adapted:
             comp = adapted.module.component
             entry = components.setdefault(comp, {"modules": 0, "params": 0})
@@ -111,14 +43,14 @@ def site_json(analysis: Analysis) -> dict:
             )
         saved = [{"name": m.name, "component": m.component, "params": m.numel} for m in result.saved]
     components = {c: components[c] for c in COMPONENTS if c in components}
-    error = analysis.error or (f"unresolved model: {analysis.unresolved}" if analysis.unresolved else None)
+    error = _error_text(analysis)
     out = {
         "file": site.file,
         "line": site.line,
         "framework": site.framework,
         "model": model,
         "modality": {
-            "value": site.modality,
+            "value": analysis.modality,
             "evidence": [{"value": e.value, "reason": e.reason, "line": e.line} for e in site.evidence],
         },
         "lora": lora,
@@ -131,15 +63,26 @@ def site_json(analysis: Analysis) -> dict:
     }
     if result is not None and result.notes:
         out["notes"] = list(result.notes)
-    if analysis.audit is not None or analysis.audit_error:
-        out["weights"] = _weights_json(analysis)
+    unreadable_weights = analysis.problem(Kind.UNREADABLE, weights=True)
+    if analysis.audit is not None or unreadable_weights:
+        out["weights"] = _weights_json(analysis, unreadable_weights)
     return out
 
 
-def _weights_json(analysis: Analysis) -> dict:
+def _error_text(analysis: Analysis) -> str | None:
+    refused, unresolved = analysis.refused, analysis.unresolved
+    if refused is not None and refused.kind is Kind.UNREADABLE:
+        span = refused.span
+        return f"{analysis.site.file}:{span.line}:{span.column}: {refused.reason}" if span else refused.reason
+    if refused is not None:
+        return refused.reason
+    return f"unresolved model: {unresolved.reason}" if unresolved is not None else None
+
+
+def _weights_json(analysis: Analysis, unreadable) -> dict:
     audit = analysis.audit
     if audit is None:
-        return {"file": None, "error": analysis.audit_error}
+        return {"file": None, "error": unreadable.reason}
     components: dict[str, dict] = {}
     for adapter in audit.adapters:
         entry = components.setdefault(adapter.component, {"adapters": 0, "trained": 0, "untrained": 0, "params": 0})
@@ -154,13 +97,6 @@ def _weights_json(analysis: Analysis) -> dict:
 
 def report_json(analyses: list[Analysis]) -> dict:
     return {"version": REPORT_VERSION, "sites": [site_json(a) for a in analyses]}
-
-
-def human_count(n: int) -> str:
-    for unit, size in (("B", 1_000_000_000), ("M", 1_000_000), ("K", 1_000)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}"
-    return str(n)
 
 
 def _percent(part: int, whole: int) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from .diagnostics import DISPLAY, SAFE, UNSAFE, Diagnostic, Edit, Fix, span_at
+from .analysis import Analysis
+from .diagnostics import SAFE, UNSAFE, Diagnostic, Fix, human_count
 from .fixes import FixPlan, dead_roots, plan_fix
-from .report import Analysis, human_count
 from .site import Span
 
 # How a value found in a file may be rewritten: a value that came through a command-line flag, an
@@ -42,76 +41,23 @@ class RuleContext:
 
     # -- fixes -----------------------------------------------------------------------------------
     def fix_from_plan(self, plan: FixPlan, applicability: str) -> Fix | None:
+        from . import frontends
+
         site = self.site
+        frontend = frontends.for_site(site)
         settings = [(plan.field, plan.value), *(plan.also or {}).items()]
         edits = []
         for field, value in settings:
-            edit = self._edit_for(field, value)
+            edit, drops_comment = frontend.edit_for(site, self.text, field, value)
             if edit is None:
                 return None
             edits.append(edit)
             if site.origins.get(field) in OVERRIDABLE_ORIGINS and applicability == SAFE:
                 applicability = UNSAFE
-            if site.syntax == "yaml" and edit.span.start != edit.span.end and _has_comment(self.text[edit.span.start:edit.span.end]):
+            if drops_comment:
                 applicability = UNSAFE  # the replaced span holds a comment that the fix would drop
-        shown = ", ".join(f"{f}={spell(v, site.syntax)}" for f, v in settings)
+        shown = ", ".join(f"{f}={frontend.spell(site, v)}" for f, v in settings)
         return Fix(applicability, f"{plan.message}: {shown}", edits)
-
-    def _edit_for(self, field: str, value) -> Edit | None:
-        site = self.site
-        literal = spell(value, site.syntax)
-        if field in site.spans:
-            span = site.spans[field]
-            prefix = " " if site.syntax == "yaml" and self.text[span.start - 1:span.start] == ":" else ""
-            return Edit(span, prefix + literal)
-        anchor = site.anchor
-        if anchor is None:
-            return None
-        key = site.key_names.get(field, field)
-        at = Span(anchor.end, anchor.end, anchor.end_line, anchor.end_column, anchor.end_line, anchor.end_column)
-        if site.syntax == "yaml":
-            # a new top-level key on its own line after the anchor's line (its comment stays put)
-            line_end = self.text.find("\n", anchor.end)
-            line_end = len(self.text) if line_end < 0 else line_end - (self.text[line_end - 1] == "\r")
-            newline = "\r\n" if "\r\n" in self.text else "\n"
-            return Edit(span_at(self.text, line_end, line_end), f"{newline}{key}: {literal}")
-        if site.syntax == "json":
-            return Edit(at, f", {json.dumps(key)}: {literal}")
-        return Edit(at, f", {spell_key(key, site.syntax)}{literal}")
-
-
-def _has_comment(chunk: str) -> bool:
-    in_single = in_double = False
-    previous = " "
-    for ch in chunk:
-        if ch == "'" and not in_double:
-            in_single = not in_single
-        elif ch == '"' and not in_single and previous != "\\":
-            in_double = not in_double
-        elif ch == "#" and not in_single and not in_double and previous in " \t\n\r":
-            return True
-        previous = ch
-    return False
-
-
-def spell(value, syntax: str) -> str:
-    """A value as source text in the file's language."""
-    python = syntax.startswith("python")
-    if isinstance(value, bool):
-        return str(value) if python else str(value).lower()
-    if isinstance(value, str) and python:
-        return f'r"{value}"' if '"' not in value and not value.endswith("\\") else repr(value)
-    if isinstance(value, str) and syntax == "yaml":
-        return "'" + value.replace("'", "''") + "'"  # single quotes: no escape changes meaning
-    return repr(value) if python else json.dumps(value)
-
-
-def spell_key(field: str, syntax: str) -> str:
-    if syntax == "python-call":
-        return f"{field}="
-    if syntax == "python-dict":
-        return f'"{field}": '
-    return f'"{field}": ' if syntax == "json" else f"{field}: "
 
 
 @dataclass
@@ -121,10 +67,11 @@ class SinkFinding:
     no_fix_reason: str
 
 
-def gradient_sink(ctx: RuleContext) -> SinkFinding | None:
-    """Shared by LL001 and LL002: adapters on modules that text-only data never trains."""
+def gradient_sink(ctx: RuleContext, condition: str) -> SinkFinding | None:
+    """Shared by LL001 and LL002: adapters on modules that text-only data never trains. `condition`
+    ends the message: when they never see gradient ("with text-only data", "if the data is text-only")."""
     analysis = ctx.analysis
-    if analysis.result is None or analysis.error or not analysis.dead_modules:
+    if analysis.result is None or analysis.refused or not analysis.dead_modules:
         return None
     inventory = analysis.inventory
     dead_count = len(analysis.dead_modules)
@@ -135,7 +82,7 @@ def gradient_sink(ctx: RuleContext) -> SinkFinding | None:
     share = 100 * dead_params / total_params if total_params else 0
     message = (
         f"{dead_count} of {total_count} adapters ({human_count(dead_params)} of {human_count(total_params)} "
-        f"LoRA parameters, {share:.0f}%) are on {shown}, which never sees gradient with text-only data"
+        f"LoRA parameters, {share:.0f}%) are on {shown}, which never sees gradient {condition}"
     )
     plan, reason = plan_fix(analysis)
     if plan is None:
@@ -152,4 +99,4 @@ def evidence_note(analysis: Analysis, value: str) -> str:
     return f" [{value}: {first.reason}{where}]"
 
 
-__all__ = ["RuleContext", "gradient_sink", "evidence_note", "SAFE", "UNSAFE", "DISPLAY"]
+__all__ = ["RuleContext", "gradient_sink", "evidence_note", "SAFE", "UNSAFE"]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .inventory import Inventory
 from .matching import LoraSpec
 
 
@@ -36,14 +34,14 @@ class Site:
     line: int | None
     framework: str  # peft | cli | trl | unsloth | axolotl | llamafactory ...
     model_ref: str | None
-    lora: LoraSpec
+    lora: LoraSpec | None  # None: saved weights alone, nothing to match
     model_class: str | None = None
     column: int = 1
     modality: str = "unknown"  # text | multimodal | unknown
     evidence: list[Evidence] = field(default_factory=list)
     relative_to: Path | None = None  # where relative model paths start
-    error: str | None = None  # the front end could not read the LoRA settings
-    unknown: str | None = None  # a setting that decides targeting is not statically known (why)
+    problem: object = None  # problems.Problem: why the front end could not give the settings (not statically known)
+    frontend: str = "python"  # the registry name of the front end whose semantics apply (fixes, spelling)
     # Where each LoRA setting's value sits in the file, and how it was found (literal, constant,
     # argparse, env, parameter): what a fix may rewrite and how safe that is.
     spans: dict[str, Span] = field(default_factory=dict)
@@ -52,7 +50,8 @@ class Site:
     key_names: dict[str, str] = field(default_factory=dict)  # LoRA field -> the file's key (trainer configs)
     anchor: Span | None = None  # where a new setting can be inserted after (end of an existing one)
     call_span: Span | None = None  # the whole LoRA call or block, where diagnostics without a value point
-    # Frameworks that compute targets from the model (Unsloth): inventory -> target_modules.
-    derive_targets: Callable[[Inventory], object] | None = None
-    # Unsloth's finetune_* flags, when they decide the targets
+    # the trainer's own switches that decide targets (Unsloth's finetune_*, LLaMA-Factory's freeze_*, Axolotl's
+    # lora_target_linear): the front end derives the targets from them and the inventory
     flags: dict[str, bool] = field(default_factory=dict)
+    weights: Path | None = None  # saved adapter weights to audit
+    weights_init: object = True  # their init_lora_weights

@@ -1,24 +1,13 @@
-"""loralint's rules, one module each, with their docs (`LLxxx.md`) beside them."""
+"""loralint's rules, one module each (`llNNN_name.py`), with their docs (`LLNNN.md`) beside them.
 
-from . import (
-    ll001_gradient_sink,
-    ll002_possible_gradient_sink,
-    ll003_target_matches_nothing,
-    ll004_peft_would_raise,
-    ll005_untrained_adapter,
-    ll900_unreadable_file,
-    ll901_unresolved_model,
-)
+A rule module is registered by being here: the package lists its `ll*` modules once, in code order.
+"""
 
-RULES = [
-    ll001_gradient_sink,
-    ll002_possible_gradient_sink,
-    ll003_target_matches_nothing,
-    ll004_peft_would_raise,
-    ll005_untrained_adapter,
-    ll900_unreadable_file,
-    ll901_unresolved_model,
-]
+import importlib
+import pkgutil
+
+RULES = [importlib.import_module(f"{__name__}.{info.name}")
+         for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name) if info.name.startswith("ll")]
 BY_CODE = {rule.CODE: rule for rule in RULES}
 BY_NAME = {rule.NAME: rule for rule in RULES}
 

@@ -10,9 +10,9 @@ SUMMARY = "The data is text-only and the targets select vision, audio or project
 
 
 def check(ctx: RuleContext):
-    if ctx.site.modality != "text":
+    if ctx.analysis.modality != "text":
         return
-    finding = gradient_sink(ctx)
+    finding = gradient_sink(ctx, "with text-only data")
     if finding is None:
         return
     fix = ctx.fix_from_plan(finding.plan, SAFE) if finding.plan else None

@@ -10,15 +10,13 @@ SUMMARY = "The targets select vision, audio or projector modules, and the data's
 
 
 def check(ctx: RuleContext):
-    if ctx.site.modality != "unknown":
+    if ctx.analysis.modality != "unknown":
         return
-    finding = gradient_sink(ctx)
+    finding = gradient_sink(ctx, "if the data is text-only")
     if finding is None:
         return
     fix = ctx.fix_from_plan(finding.plan, UNSAFE) if finding.plan else None
-    message = finding.message.replace("which never sees gradient with text-only data",
-                                      "which never sees gradient if the data is text-only")
-    message += " (modality unknown: declare it with `# loralint: modality=text` or `--modality`)"
+    message = finding.message + " (modality unknown: declare it with `# loralint: modality=text` or `--modality`)"
     yield ctx.diagnostic(message, ctx.span_for("target_modules", "finetune_vision_layers"), fix)
 
 

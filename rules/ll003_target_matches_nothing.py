@@ -12,7 +12,7 @@ SUMMARY = "An entry of a target_modules or exclude_modules list matches no modul
 def check(ctx: RuleContext):
     analysis = ctx.analysis
     result = analysis.result
-    if result is None or analysis.error:
+    if result is None or analysis.refused:
         return
     model = analysis.inventory.model_class
     for field, entries in (("target_modules", result.dead_target_entries), ("exclude_modules", result.dead_exclude_entries)):

@@ -1,5 +1,6 @@
 """LL004 peft-would-raise: PEFT would refuse this config on this model, or its first forward would crash."""
 
+from loralint.problems import Kind
 from loralint.rule import RuleContext
 
 CODE = "LL004"
@@ -11,10 +12,11 @@ SUMMARY = "PEFT would refuse the config on this model, or the wrapped model woul
 
 def check(ctx: RuleContext):
     analysis = ctx.analysis
-    if analysis.inventory is None or not analysis.error:
+    problem = analysis.problem(Kind.WOULD_REFUSE, Kind.FORWARD_CRASH)
+    if analysis.inventory is None or problem is None:
         return
     model = analysis.inventory.model_class
-    yield ctx.diagnostic(f"on {model}: {analysis.error}", ctx.span_for("target_modules", "layers_to_transform"))
+    yield ctx.diagnostic(f"on {model}: {problem.reason}", ctx.span_for("target_modules", "layers_to_transform"))
 
 
 VALID = [

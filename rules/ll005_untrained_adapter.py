@@ -1,8 +1,8 @@
 """LL005 untrained-adapter: a saved adapter holds LoRA weights that never received a gradient step."""
 
 from loralint.adapter_audit import collapse
+from loralint.diagnostics import human_count
 from loralint.fixes import covering_roots
-from loralint.report import human_count
 from loralint.rule import RuleContext
 
 CODE = "LL005"

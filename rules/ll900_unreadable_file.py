@@ -1,5 +1,8 @@
 """LL900 unreadable-file: a file loralint should read cannot be read or parsed."""
 
+from loralint.problems import Kind
+from loralint.rule import RuleContext
+
 CODE = "LL900"
 NAME = "unreadable-file"
 SEVERITY = "error"
@@ -7,9 +10,10 @@ FIX = None
 SUMMARY = "A file cannot be read or parsed, so nothing in it was checked."
 
 
-def check(ctx):
-    # Emitted by the engine when a front end gives up on a file; there is no site to look at.
-    return iter(())
+def check(ctx: RuleContext):
+    for problem in ctx.analysis.problems:
+        if problem.kind is Kind.UNREADABLE:
+            yield ctx.diagnostic(problem.reason, problem.span or ctx.file_start(), file=problem.file)
 
 
 VALID = []

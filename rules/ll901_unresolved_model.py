@@ -1,5 +1,6 @@
 """LL901 unresolved-model: the checks could not run for a LoRA site, and this says why."""
 
+from loralint.problems import Kind
 from loralint.rule import RuleContext
 
 CODE = "LL901"
@@ -11,11 +12,15 @@ SUMMARY = "The base model (or a setting that decides targeting) could not be res
 
 def check(ctx: RuleContext):
     analysis = ctx.analysis
-    if not analysis.unresolved:
-        return
-    ref = analysis.site.model_ref
-    what = f"model {ref!r}" if ref and analysis.inventory is None and not analysis.site.unknown else "this LoRA site"
-    yield ctx.diagnostic(f"cannot check {what}: {analysis.unresolved}", ctx.site.call_span or ctx.span_for("target_modules"))
+    problem = analysis.unresolved
+    if problem is not None:
+        ref = analysis.site.model_ref
+        what = f"model {ref!r}" if ref and problem.kind is Kind.MODEL_UNRESOLVED else "this LoRA site"
+        yield ctx.diagnostic(f"cannot check {what}: {problem.reason}", ctx.site.call_span or ctx.span_for("target_modules"))
+    weights = analysis.problem(Kind.NOT_AUDITABLE, weights=True)
+    if weights is not None:
+        name = analysis.site.weights.name
+        yield ctx.diagnostic(f"cannot audit {name}: {weights.reason}", ctx.file_start(), file=weights.file)
 
 
 VALID = []

@@ -251,7 +251,7 @@ def test_directories_skip_git_ignored_files(tmp_path):
 
 
 def test_prefilter_skips_files_without_lora(tmp_path, monkeypatch):
-    from loralint.frontends import python as front
+    from loralint.frontends import pyvalues as front
 
     def boom(*args, **kwargs):
         raise AssertionError("parsed a file that never mentions LoRA")
@@ -277,7 +277,7 @@ def test_kimi_k25_gets_no_fix_and_names_the_language_modules():
 
     from loralint.fixes import plan_fix
     from loralint.matching import LoraSpec
-    from loralint.report import Analysis, analyze
+    from loralint.analysis import analyze
     from loralint.site import Site
 
     _, inventory = build(default_config("kimi_k25"))

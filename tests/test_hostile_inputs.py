@@ -117,7 +117,7 @@ def test_huge_script_is_refused_before_libcst(tmp_path):
 
 
 def test_scripts_without_a_lora_call_are_not_parsed_by_libcst(tmp_path, monkeypatch):
-    from loralint.frontends import python as front
+    from loralint.frontends import pyvalues as front
 
     calls = []
     monkeypatch.setattr(front.cst, "parse_module", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from ..diagnostics import Diagnostic, Edit, Fix, apply_edits, span_at
+from .base import FrontEnd, Parsed
 from .errors import FrontEndError
 from .peft_adapter import load_json_text
 
@@ -118,3 +119,46 @@ def dump(data, settings: dict) -> str:
     tail = settings["tail"]
     options = {k: v for k, v in settings.items() if k != "tail"}
     return json.dumps(data, **options) + tail
+
+
+class Notebook(FrontEnd):
+    """Jupyter notebooks: the code cells as one program for the Python front end."""
+
+    name = "notebook"
+    suffixes = (".ipynb",)
+
+    def parse(self, path: Path, text: str) -> Parsed:
+        from .python import script_sites
+
+        notebook = NotebookProgram(text, path)
+        sites = script_sites(path, notebook.program)
+        for site in sites:
+            for item in site.evidence:
+                item.where = notebook.describe_line(item.line) if item.line else None
+        return Parsed(sites, notebook.program, notebook.to_cells)
+
+    def still_parses(self, text: str) -> bool:
+        import ast
+
+        try:
+            ast.parse(NotebookProgram(text, Path("notebook.ipynb")).program)
+        except (FrontEndError, SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+        return True
+
+    def fix_round(self, linter, path: Path, text: str, allowed: set) -> str | None:
+        from ..engine import fix_edits
+
+        try:
+            notebook = NotebookProgram(text, path)
+        except FrontEndError:
+            return None
+        settings = serializer_for(text, notebook.data)  # before `apply` changes the cells
+        if settings is None:
+            return None  # the layout cannot be reproduced: writing would touch outputs or metadata
+        diagnostics, _ = linter.lint_program(path, notebook.program)
+        edits = fix_edits(diagnostics, allowed)
+        if not edits or not notebook.apply(edits):
+            return None
+        new_text = dump(notebook.data, settings)
+        return new_text if new_text != text and self.still_parses(new_text) else None

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from ..diagnostics import span_at
 from ..matching import LoraSpec
+from ..problems import Kind, Problem
 from ..site import Site
+from .base import FrontEnd
 from .errors import FrontEndError
 
 ADAPTER_CONFIG_NAME = "adapter_config.json"
-MAX_JSON_BYTES = 16 * 1024 * 1024
 
 
 def _reject_constant(value: str):
@@ -51,20 +52,6 @@ def spec_from_peft_dict(data: dict) -> LoraSpec:
     )
 
 
-def read_adapter_config(path: Path) -> list[Site]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FrontEndError(f"cannot read file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_JSON_BYTES:
-        raise FrontEndError(f"file is larger than {MAX_JSON_BYTES // (1024 * 1024)} MiB")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FrontEndError(f"not UTF-8 (byte {exc.start})") from None
-    return sites_from_text(text, path)
-
-
 def sites_from_text(text: str, path: Path) -> list[Site]:
     data = load_json_text(text, path)
     if not isinstance(data, dict):
@@ -89,10 +76,16 @@ def sites_from_text(text: str, path: Path) -> list[Site]:
         relative_to=path.parent,
         syntax="json",
         call_span=key_span,
+        frontend=AdapterConfig.name,
     )
     _json_spans(site, text)
     if site.model_ref is None:
-        site.unknown = "`base_model_name_or_path` is missing, so the base model is unknown (pass --model)"
+        site.problem = Problem(Kind.NOT_STATIC,
+                               "`base_model_name_or_path` is missing, so the base model is unknown (pass --model)")
+    from ..adapter_audit import init_value, weights_beside
+
+    site.weights = weights_beside(path)
+    site.weights_init = init_value(data.get("init_lora_weights"))
     return [site]
 
 
@@ -111,3 +104,21 @@ def _json_spans(site: Site, text: str) -> None:
             site.spans[field] = span_at(text, value.start_mark.index, value.end_mark.index)
             site.origins[field] = "literal"
     site.anchor = site.spans.get("target_modules")
+
+
+class AdapterConfig(FrontEnd):
+    """PEFT's adapter_config.json, and the saved weights beside it (audited)."""
+
+    name = "adapter-config"
+    filenames = (ADAPTER_CONFIG_NAME,)
+    comment = None  # JSON has no comments
+
+    def sites(self, path: Path, text: str) -> list[Site]:
+        return sites_from_text(text, path)
+
+    def still_parses(self, text: str) -> bool:
+        try:
+            load_json_text(text, Path(ADAPTER_CONFIG_NAME))
+        except FrontEndError:
+            return False
+        return True

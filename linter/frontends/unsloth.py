@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
+
+from .base import FrontEnd
 
 FAST_LANGUAGE_DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -57,3 +60,36 @@ def peft_regex(linear_names: list[str], flags: dict[str, bool], target_modules: 
 def targets_for(inventory, flags: dict[str, bool]) -> str:
     """What FastVisionModel.get_peft_model passes to PEFT for this model and these flags."""
     return peft_regex([m.name for m in inventory.modules if m.kind == "linear"], flags)
+
+
+class Unsloth(FrontEnd):
+    """The semantics of Unsloth's get_peft_model sites (found by the Python front end): it claims no files."""
+
+    name = "unsloth"
+
+    @staticmethod
+    def derives(site) -> bool:
+        """FastVisionModel with no targets or "all-linear": Unsloth builds the regex from its flags."""
+        return bool(site.flags) and (site.lora.target_modules is None or site.lora.target_modules == "all-linear")
+
+    def spec_for(self, site, inventory):
+        if not self.derives(site):
+            return site.lora
+        return replace(site.lora, target_modules=targets_for(inventory, site.flags))
+
+    def plan_fix(self, analysis, expected: dict, generic):
+        if not self.derives(analysis.site):
+            return generic()
+        from ..fixes import FixPlan, verify
+
+        site, inventory = analysis.site, analysis.inventory
+        if not site.flags.get("finetune_vision_layers"):
+            return None, "the targets come from Unsloth's own rules and its vision flag is already off"
+        flags = {**site.flags, "finetune_vision_layers": False}
+        try:
+            new_targets = targets_for(inventory, flags)
+        except UnslothWouldRaise:
+            return None, "Unsloth would refuse the config with finetune_vision_layers off"
+        if verify(inventory, replace(analysis.spec, target_modules=new_targets), expected):
+            return FixPlan("finetune_vision_layers", False, "stop finetuning the vision layers"), ""
+        return None, "turning off finetune_vision_layers does not leave exactly the live modules"

@@ -1,0 +1,124 @@
+"""Analysis: one site resolved, matched and (for saved adapters) audited; the facts rules and reports read.
+
+The pipeline runs one way: a front end made the site; this module resolves its model, asks the
+site's front end for the LoRA settings as the trainer hands them to PEFT, matches them, and audits
+saved weights. Whatever stops a stage is one `Problem` on the analysis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .inventory import Inventory
+from .matching import MatchResult, catastrophic_pattern, match, patterns_of
+from .problems import Kind, Problem
+from .resolve import ResolvedModel, Resolver, Unresolved
+from .site import Site
+
+# problems that stop the checks before matching (LL901), and what PEFT or the run would refuse (LL004)
+UNRESOLVED_KINDS = (Kind.MODEL_UNRESOLVED, Kind.NOT_STATIC)
+REFUSED_KINDS = (Kind.WOULD_REFUSE, Kind.FORWARD_CRASH, Kind.UNREADABLE)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What the user says on the command line (or in settings) over what the files say."""
+
+    modality: str | None = None
+    model: str | None = None
+    model_class: str | None = None
+
+
+@dataclass
+class Analysis:
+    site: Site
+    modality: str = "unknown"  # the site's, unless overridden
+    model: ResolvedModel | None = None
+    inventory: Inventory | None = None
+    spec: object = None  # the LoRA settings as matched (targets derived by the trainer, if any)
+    result: MatchResult | None = None
+    audit: object = None  # adapter_audit.Audit of the saved weights, when there are any
+    problems: list[Problem] = field(default_factory=list)
+    dead_modules: list = field(default_factory=list)
+
+    def problem(self, *kinds: Kind, weights: bool = False) -> Problem | None:
+        """The first problem of these kinds, about the site itself (or, with weights=True, its saved weights)."""
+        return next((p for p in self.problems if p.kind in kinds and (p.file is not None) == weights), None)
+
+    @property
+    def unresolved(self) -> Problem | None:
+        return self.problem(*UNRESOLVED_KINDS)
+
+    @property
+    def refused(self) -> Problem | None:
+        return self.problem(*REFUSED_KINDS)
+
+    @property
+    def total_params(self) -> int:
+        return self.result.total_params if self.result else 0
+
+    @property
+    def dead_params(self) -> int:
+        return sum(a.params for a in self.dead_modules)
+
+
+def analyze(site: Site, resolver: Resolver, overrides: Overrides = Overrides()) -> Analysis:
+    analysis = Analysis(site, modality=overrides.modality or site.modality)
+    if site.problem is not None:
+        analysis.problems.append(site.problem)
+    elif site.lora is not None:
+        _match_site(analysis, resolver, overrides)
+    if site.weights is not None:
+        audit_weights(analysis)
+    return analysis
+
+
+def _match_site(analysis: Analysis, resolver: Resolver, overrides: Overrides) -> None:
+    from . import frontends
+
+    site = analysis.site
+    ref = overrides.model or site.model_ref
+    if not ref:
+        analysis.problems.append(Problem(Kind.MODEL_UNRESOLVED, "no base model reference found (pass --model)"))
+        return
+    try:
+        analysis.model, analysis.inventory = resolver.inventory(
+            ref, overrides.model_class or site.model_class, None if overrides.model else site.relative_to
+        )
+    except Unresolved as exc:
+        analysis.problems.append(Problem(Kind.MODEL_UNRESOLVED, str(exc)))
+        return
+    try:
+        spec = frontends.for_site(site).spec_for(site, analysis.inventory)
+    except Exception as exc:  # the trainer itself would refuse (e.g. Unsloth's flag checks)
+        analysis.problems.append(Problem(Kind.WOULD_REFUSE, f"{site.framework} would refuse this config: {exc}"))
+        return
+    analysis.spec = spec
+    risky = next((p for p in patterns_of(spec) if catastrophic_pattern(p)), None)
+    if risky is not None:
+        analysis.problems.append(Problem(
+            Kind.NOT_STATIC, f"the pattern {risky!r} nests unbounded repetition and can take exponential time "
+            "on a module name; loralint does not run it (neither should PEFT)"))
+        return
+    analysis.result = result = match(analysis.inventory, spec)
+    if result.error:
+        analysis.problems.append(Problem(Kind.WOULD_REFUSE, result.error))
+    elif result.forward_crash:
+        analysis.problems.append(Problem(Kind.FORWARD_CRASH, result.forward_crash))
+    inventory = analysis.inventory
+    analysis.dead_modules = [a for a in result.adapted if inventory.text_only_dead(a.module)]
+
+
+def audit_weights(analysis: Analysis) -> None:
+    """The saved-adapter audit: which LoRA weights never trained (LL005), or why that cannot be told."""
+    from .adapter_audit import AuditError, audit_saved
+
+    weights = analysis.site.weights
+    try:
+        audit = audit_saved(weights, analysis.site.weights_init, analysis.inventory)
+    except AuditError as exc:
+        analysis.problems.append(Problem(Kind.UNREADABLE, f"{weights.name}: {exc}", file=str(weights)))
+        return
+    analysis.audit = audit
+    if audit.not_applicable:
+        analysis.problems.append(Problem(Kind.NOT_AUDITABLE, audit.not_applicable, file=str(weights)))

@@ -1,0 +1,128 @@
+"""LLaMA-Factory configs (0.9.5 `llamafactory/model/adapter.py: _setup_lora_tuning` with
+`model_utils/misc.py: find_all_linear_modules` and `model_utils/visual.py: patch_target_modules`).
+
+`lora_target: all` takes every Linear's leaf name outside the projector (and the vision tower when
+`freeze_vision_tower`); on registered composite models the targets then become the full names of
+modules whose name contains a target and none of the frozen parts (`freeze_vision_tower` and
+`freeze_multi_modal_projector` default to true), so the trainer protects the tower by itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from ..matching import LoraSpec
+from ..site import Site
+from ..trainer_data import LLAMAFACTORY_COMPOSITE_MODELS
+from .data_evidence import TEXT_DATASETS
+from .trainer_config import Trainer, comma_list, fill, new_site
+
+KEYS = {"finetuning_type", "lora_target", "stage", "template", "freeze_vision_tower"}
+# the bundled demo datasets (data/dataset_info.json), by what they carry
+TEXT_DEMO_DATASETS = {"identity", "alpaca_en_demo", "alpaca_zh_demo", "glaive_toolcall_en_demo",
+                      "glaive_toolcall_zh_demo", "c4_demo", "dpo_en_demo", "dpo_zh_demo", "kto_en_demo"}
+MEDIA_DEMO_DATASETS = {"mllm_demo", "mllm_audio_demo", "mllm_video_demo", "mllm_video_audio_demo"}
+
+
+def targets_for(inventory, *, targets, freeze_vision, freeze_projector, freeze_language):
+    composite = LLAMAFACTORY_COMPOSITE_MODELS.get(inventory.model_type)
+    names = [m.name for m in inventory.modules]
+    if targets == ["all"]:
+        forbidden = {"lm_head"}
+        if inventory.model_type == "chatglm":
+            forbidden.add("output_layer")
+        elif inventory.model_type == "internlm2":
+            forbidden.add("output")
+        if composite:
+            forbidden.update(composite["projector_keys"])
+            if freeze_vision:
+                forbidden.update(composite["vision_model_keys"])
+        targets = sorted({m.name.split(".")[-1] for m in inventory.modules
+                          if not any(f in m.name for f in forbidden)
+                          and "Linear" in m.cls and "Embedding" not in m.cls})
+    if composite:
+        forbidden = set(composite["lora_conflict_keys"])
+        if freeze_vision:
+            forbidden.update(composite["vision_model_keys"])
+        if freeze_projector:
+            forbidden.update(composite["projector_keys"])
+        if freeze_language:
+            forbidden.update(composite["language_model_keys"])
+        return [n for n in names if any(t in n for t in targets) and not any(f in n for f in forbidden)]
+    return targets
+
+
+class LlamaFactory(Trainer):
+    name = "llamafactory"
+
+    def detect(self, data: dict) -> bool:
+        return "model_name_or_path" in data and bool(set(data) & KEYS) and "use_peft" not in data
+
+    def build(self, data: dict, keys: dict, text: str, path: Path) -> Site | None:
+        if str(data.get("finetuning_type") or "lora").lower() != "lora":
+            return None
+        targets = comma_list(data.get("lora_target", "all")) or ["all"]
+        flags = {
+            "freeze_vision_tower": data.get("freeze_vision_tower", True) is not False,
+            "freeze_multi_modal_projector": data.get("freeze_multi_modal_projector", True) is not False,
+            "freeze_language_model": bool(data.get("freeze_language_model", False)),
+        }
+        spec = LoraSpec(target_modules=targets, modules_to_save=comma_list(data.get("additional_target")),
+                        r=data.get("lora_rank") if data.get("lora_rank") is not None else 8,
+                        use_dora=bool(data.get("use_dora")))
+        site = new_site(path, "llamafactory", data.get("model_name_or_path"), spec)
+        site.flags = flags
+        fill(site, keys, text, {"target_modules": "lora_target", "freeze_vision_tower": "freeze_vision_tower",
+                                "freeze_multi_modal_projector": "freeze_multi_modal_projector"})
+        return site
+
+    def spec_for(self, site: Site, inventory):
+        flags = site.flags
+        return replace(site.lora, target_modules=targets_for(
+            inventory, targets=site.lora.target_modules, freeze_vision=flags["freeze_vision_tower"],
+            freeze_projector=flags["freeze_multi_modal_projector"], freeze_language=flags["freeze_language_model"]))
+
+    def plan_fix(self, analysis, expected: dict, generic):
+        """LLaMA-Factory's idiom: its freeze flags (a regex is no option: lora_target is a name list)."""
+        from ..fixes import FixPlan, verify
+
+        site, inventory = analysis.site, analysis.inventory
+        if inventory.model_type not in LLAMAFACTORY_COMPOSITE_MODELS:
+            return None, (f"LLaMA-Factory does not know {inventory.model_type} as a composite model, so its freeze "
+                          "flags cannot help; list the language model's modules in lora_target")
+        new_targets = targets_for(inventory, targets=site.lora.target_modules, freeze_vision=True, freeze_projector=True,
+                                  freeze_language=site.flags.get("freeze_language_model", False))
+        if not verify(inventory, replace(analysis.spec, target_modules=new_targets), expected):
+            return None, "LLaMA-Factory's freeze flags do not leave exactly the live modules"
+        off = [flag for flag in ("freeze_vision_tower", "freeze_multi_modal_projector") if not site.flags.get(flag)]
+        if not off:
+            return None, "the vision tower and projector are frozen already; the dead targets come from lora_target"
+        also = {flag: True for flag in off[1:]}
+        return FixPlan(off[0], True, "let LLaMA-Factory freeze the vision tower and projector", also or None), ""
+
+    def evidence(self, data: dict, keys: dict, path: Path, add) -> None:
+        names = comma_list(data.get("dataset")) or []
+        info = _dataset_info(path.parent / str(data.get("dataset_dir", "data")))
+        for name in names:
+            entry = info.get(name)
+            if isinstance(entry, dict):
+                columns = entry.get("columns") or {}
+                media = sorted(c for c in ("images", "videos", "audios") if c in columns)
+                if media:
+                    add("multimodal", f"dataset {name} has {', '.join(media)} columns (dataset_info.json)", "dataset")
+                else:
+                    add("text", f"dataset {name} has only text columns (dataset_info.json)", "dataset")
+            elif name in MEDIA_DEMO_DATASETS:
+                add("multimodal", f"dataset {name} carries media", "dataset")
+            elif name in TEXT_DEMO_DATASETS or name.lower() in TEXT_DATASETS:
+                add("text", f"dataset {name} is text-only", "dataset")
+
+
+def _dataset_info(directory: Path) -> dict:
+    try:
+        data = json.loads((directory / "dataset_info.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,248 @@
+"""LoRA sites in a script: LoraConfig(...) calls, Unsloth's get_peft_model, TRL's ModelConfig, with the model
+each is applied to and the spans a fix may rewrite."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import libcst as cst
+
+from ..diagnostics import line_starts
+from ..matching import LoraSpec
+from ..problems import Kind, Problem
+from ..site import Site, Span
+from .. import modality
+from . import unsloth
+from .pyevidence import modality_evidence
+from .pyvalues import UNKNOWN, PythonFile, _dotted, _kw, _positional, _string
+
+LORA_FIELDS = ("target_modules", "exclude_modules", "layers_to_transform", "layers_pattern", "modules_to_save",
+               "r", "rank_pattern", "use_dora", "lora_bias", "target_parameters", "task_type")
+NON_MODEL_CLASSES = re.compile(r"Tokenizer|Processor|Config$|FeatureExtractor|ImageProcessor|Collator|Dataset")
+UNSLOTH_VISION = ("FastVisionModel.get_peft_model", "FastModel.get_peft_model")
+UNSLOTH_LANGUAGE = ("FastLanguageModel.get_peft_model",)
+UNSLOTH_LOADERS = ("FastVisionModel", "FastLanguageModel", "FastModel")
+TRL_MODEL_CONFIG_FIELDS = {"lora_target_modules": "target_modules", "lora_r": "r",
+                           "lora_modules_to_save": "modules_to_save", "use_dora": "use_dora"}
+
+
+class _SpanMaker:
+    def __init__(self, pyfile: PythonFile):
+        self.pyfile = pyfile
+        self.starts = line_starts(pyfile.text)
+
+    def __call__(self, node) -> Span:
+        rng = self.pyfile.span(node)
+        start = self.starts[rng.start.line - 1] + rng.start.column
+        end = self.starts[rng.end.line - 1] + rng.end.column
+        return Span(start, end, rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1)
+
+
+@dataclass
+class _ModelLoad:
+    call: cst.Call
+    var: str | None
+    cls: str
+    ref: object
+    ref_reason: str
+
+
+def extract_sites(pyfile: PythonFile) -> list[Site]:
+    path = pyfile.path
+    base_dir = path.parent
+    c = pyfile.collector
+    span_of = _SpanMaker(pyfile)
+    loads = _model_loads(pyfile)
+    declared, evidence = modality_evidence(pyfile, base_dir)
+    sites = []
+    for call, var in c.calls:
+        name = _dotted(call.func) or ""
+        if name in c.lora_names:
+            kind = "peft"
+        elif name.endswith(UNSLOTH_VISION):
+            kind = "unsloth-vision"
+        elif name.endswith(UNSLOTH_LANGUAGE):
+            kind = "unsloth-language"
+        elif name.endswith("ModelConfig") and _kw(call, "use_peft") is not None:
+            kind = "trl-model-config"
+        else:
+            continue
+        site = _site_for_call(pyfile, call, var, kind, loads, span_of)
+        if site is None:
+            continue
+        site.modality, site.evidence = modality.decide(declared, evidence)
+        sites.append(site)
+    return sites
+
+
+def _model_loads(pyfile: PythonFile) -> list[_ModelLoad]:
+    loads = []
+    for call, var in pyfile.collector.calls:
+        name = _dotted(call.func) or ""
+        if not name.endswith(".from_pretrained"):
+            continue
+        cls = name.rsplit(".", 2)[-2]
+        if NON_MODEL_CLASSES.search(cls):
+            continue
+        ref_node = _positional(call, 0) or _kw(call, "pretrained_model_name_or_path") or _kw(call, "model_name")
+        ref, reason = pyfile.evaluate(ref_node) if ref_node is not None else (UNKNOWN, "no model argument")
+        loads.append(_ModelLoad(call, var, cls, ref, reason if ref is UNKNOWN else ""))
+    return loads
+
+
+def _string_models(pyfile: PythonFile) -> list[_ModelLoad]:
+    """Models named as a string where a trainer takes them: SFTTrainer(model="org/name", ...)."""
+    out = []
+    for call, _ in pyfile.collector.calls:
+        model = _kw(call, "model")
+        if isinstance(model, (cst.SimpleString, cst.Name)) and _kw(call, "peft_config") is not None:
+            value, _ = pyfile.evaluate(model)
+            if isinstance(value, str):
+                out.append(_ModelLoad(call, None, "", value, ""))
+    return out
+
+
+def _consumers(pyfile: PythonFile, call: cst.Call, var: str | None):
+    """Calls that take this LoRA config: get_peft_model(model, cfg), SFTTrainer(peft_config=cfg) ..."""
+    for other, _ in pyfile.collector.calls:
+        for index, arg in enumerate(other.args):
+            is_ours = arg.value is call or (var and isinstance(arg.value, cst.Name) and arg.value.value == var)
+            if is_ours:
+                yield other
+
+
+def _model_for(pyfile: PythonFile, call: cst.Call, var: str | None, loads, kind: str):
+    """(reference, class, reason when unknown) of the model a LoRA config is applied to."""
+    model_arg = None
+    if kind.startswith("unsloth"):
+        model_arg = _positional(call, 0) or _kw(call, "model")
+    else:
+        for consumer in _consumers(pyfile, call, var):
+            model_arg = _kw(consumer, "model") or _positional(consumer, 0)
+            if model_arg is not None and model_arg is not call:
+                break
+            model_arg = None
+    if isinstance(model_arg, cst.Name):
+        for load in loads:
+            if load.var == model_arg.value:
+                return load
+    elif model_arg is not None:
+        value, reason = pyfile.evaluate(model_arg)
+        if isinstance(value, str):
+            return _ModelLoad(call, None, "", value, "")
+    candidates = loads + _string_models(pyfile)
+    refs = {repr(load.ref) for load in candidates}
+    if len(candidates) >= 1 and len(refs) == 1:
+        return candidates[0]
+    if len(refs) > 1:
+        return _ModelLoad(call, None, "", UNKNOWN, "several models are loaded in this file; cannot tell which one gets LoRA")
+    return _ModelLoad(call, None, "", UNKNOWN, "no from_pretrained(...) call names the base model")
+
+
+def _site_for_call(pyfile, call, var, kind, loads, span_of) -> Site | None:
+    fields: dict[str, tuple] = {}  # field -> (value node at the site, container)
+    dict_node = None
+    names = dict(TRL_MODEL_CONFIG_FIELDS) if kind == "trl-model-config" else {f: f for f in LORA_FIELDS}
+    if kind.startswith("unsloth"):
+        names.update({flag: flag for flag in unsloth.FLAGS})
+    unknown = []
+    for arg in call.args:
+        if arg.star == "**":
+            target = arg.value
+            if isinstance(arg.value, cst.Name):
+                assigned = pyfile.collector.assignments.get(arg.value.value, [])
+                target = assigned[0] if len(assigned) == 1 else None
+            if isinstance(target, cst.Dict):
+                dict_node = target
+                for element in target.elements:
+                    if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                        key = _string(element.key)
+                        if key in names:
+                            fields[names[key]] = element.value
+            elif isinstance(target, cst.Call) and _dotted(target.func) == "dict":
+                for inner in target.args:
+                    if inner.keyword and inner.keyword.value in names:
+                        fields[names[inner.keyword.value]] = inner.value
+            else:
+                unknown.append("**kwargs")
+        elif arg.keyword is not None and arg.keyword.value in names:
+            fields[names[arg.keyword.value]] = arg.value
+    if kind == "trl-model-config":
+        use_peft, _ = pyfile.evaluate(_kw(call, "use_peft"))
+        if use_peft is not True:
+            return None
+
+    values, origins, spans = {}, {}, {}
+    for field_name, node in fields.items():
+        value, origin = pyfile.evaluate(node)
+        if value is UNKNOWN:
+            unknown.append(f"`{field_name}` ({origin})")
+            continue
+        values[field_name] = value
+        origins[field_name] = origin
+        spans[field_name] = span_of(node)
+
+    spec = LoraSpec(
+        target_modules=values.get("target_modules"),
+        exclude_modules=values.get("exclude_modules"),
+        layers_to_transform=values.get("layers_to_transform"),
+        layers_pattern=values.get("layers_pattern"),
+        modules_to_save=values.get("modules_to_save"),
+        r=values.get("r", 16 if kind.startswith("unsloth") else 8),
+        rank_pattern=values.get("rank_pattern") or {},
+        use_dora=bool(values.get("use_dora", False)),
+        lora_bias=bool(values.get("lora_bias", False)),
+        target_parameters=values.get("target_parameters"),
+        task_type=values.get("task_type") if isinstance(values.get("task_type"), str) else None,
+    )
+    if kind == "trl-model-config":
+        from .trl import trl_targets
+
+        spec.target_modules = trl_targets(spec.target_modules)
+        spec.r = values.get("r", 16)  # ModelConfig.lora_r defaults to 16
+        load = _ModelLoad(call, None, "", *pyfile.evaluate(_kw(call, "model_name_or_path")))
+        load.ref_reason = "" if load.ref is not UNKNOWN else "model_name_or_path is not a constant"
+    else:
+        load = _model_for(pyfile, call, var, loads, kind)
+    call_span = span_of(call)
+    anchor_field = "target_modules" if "target_modules" in spans else next(iter(spans), None)
+    site = Site(
+        file=str(pyfile.path),
+        line=call_span.line,
+        column=call_span.column,
+        framework={"peft": "peft", "trl-model-config": "trl"}.get(kind, "unsloth"),
+        model_ref=load.ref if isinstance(load.ref, str) else None,
+        model_class=load.cls if load.cls and not load.cls.startswith(UNSLOTH_LOADERS) and load.cls[0].isupper() else None,
+        lora=spec,
+        relative_to=pyfile.path.parent,
+        spans=spans,
+        origins=origins,
+        syntax="python-dict" if dict_node is not None else "python-call",
+        anchor=spans.get(anchor_field) if anchor_field else _last_arg_span(call, span_of),
+    )
+    site.call_span = call_span
+    if load.ref is UNKNOWN:
+        site.problem = Problem(Kind.NOT_STATIC, f"the base model is not statically known: {load.ref_reason}")
+    if unknown and any(u.startswith(("`target_modules`", "`exclude_modules`", "`layers", "**", "`modules_to_save`")) for u in unknown):
+        site.problem = Problem(Kind.NOT_STATIC, "not statically known: " + ", ".join(unknown))
+    if kind.startswith("unsloth"):
+        _apply_unsloth(site, kind, values)
+    return site
+
+
+def _last_arg_span(call: cst.Call, span_of) -> Span | None:
+    return span_of(call.args[-1].value) if call.args else None
+
+
+def _apply_unsloth(site: Site, kind: str, values: dict) -> None:
+    site.frontend = "unsloth"
+    targets = values.get("target_modules")
+    if kind == "unsloth-language":
+        if targets is None:
+            site.lora.target_modules = list(unsloth.FAST_LANGUAGE_DEFAULT_TARGETS)
+        return
+    flags = {flag: bool(values.get(flag, True)) for flag in unsloth.FLAGS}
+    if isinstance(targets, str) and targets == "all-linear":
+        flags = {flag: True for flag in unsloth.FLAGS}
+    site.flags = flags
