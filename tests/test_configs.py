@@ -221,3 +221,37 @@ def test_foreign_broken_yaml_and_json_are_skipped_but_broken_configs_are_not(tmp
     lint = linter(tmp_path)
     codes = {name: [d.code for d in lint.lint_path(tmp_path / name).diagnostics] for name in files}
     assert codes == {"helm.yaml": [], "tsconfig.json": [], "data.json": [], "broken.yaml": ["LL900"]}
+
+
+@pytest.mark.parametrize("depth", [65, 30000])
+def test_yaml_depth_limit_gives_its_own_reason(tmp_path, depth):
+    path = tmp_path / "deep.yaml"
+    path.write_text("base_model: x\nadapter: lora\nlora_target_modules: " + "[" * depth + "]" * depth + "\n")
+    (diag,) = linter(tmp_path).lint_path(path).diagnostics
+    assert diag.code == "LL900" and "nested more than 64 levels deep" in diag.message
+    assert diag.span.line == 3
+
+
+def test_yaml_depth_within_the_limit_is_read(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text("base_model: x\nadapter: lora\nextra: " + "[" * 60 + "]" * 60 + "\n")
+    assert [d.code for d in linter(tmp_path).lint_path(path).diagnostics] == ["LL901"]
+
+
+@pytest.mark.parametrize("comment, silenced", [
+    ("  # loralint: ignore[LL001]", True),
+    ("  # loralint: ignore[gradient-sink]", True),
+    ("  # loralint: ignore[LL002]", False),
+    ("  # noqa: LL001", False),  # ruff's noqa is for Python only
+])
+def test_yaml_ignore_comment_on_the_reported_line(tmp_path, comment, silenced):
+    source = (REPO / "examples/configs/axolotl/gemma3_text_list.yaml").read_text()
+    (tmp_path / "data").mkdir()
+    shutil.copy(REPO / "examples/configs/axolotl/data/chat.jsonl", tmp_path / "data")
+    lines = source.split("\n")
+    assert lines[3] == "lora_target_modules:"
+    lines[3] += comment
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines))
+    codes = [d.code for d in linter(tmp_path).lint_path(path).diagnostics]
+    assert codes == ([] if silenced else ["LL001"])

@@ -53,6 +53,7 @@ SHAPES = {
     "loose-regex": lambda inv: LoraSpec(target_modules=r".*\.(q_proj|v_proj|fc1|qkv)", r=8),
     "anchored-language-regex": lambda inv: LoraSpec(target_modules=_language_regex(inv, ["q_proj", "o_proj", "down_proj"]), r=8),
     "exclude-string": lambda inv: LoraSpec(target_modules="all-linear", exclude_modules=r".*(vision|visual).*", r=8),
+    "exclude-bare-string": lambda inv: LoraSpec(target_modules=SEVEN, exclude_modules="visual", r=8),
     "exclude-list": lambda inv: LoraSpec(target_modules=SEVEN, exclude_modules=["down_proj", "visual", "nonexistent"], r=8),
     "layers-to-transform": lambda inv: LoraSpec(target_modules=["q_proj", "v_proj", "fc1"], layers_to_transform=[0, 1, 3], r=8),
     "layers-pattern": lambda inv: LoraSpec(target_modules=["q_proj", "v_proj"], layers_to_transform=[1], layers_pattern="layers", r=8),
@@ -64,6 +65,22 @@ SHAPES = {
     "nothing-matches": lambda inv: LoraSpec(target_modules=["no_such_proj"], r=8),
     "all-excluded": lambda inv: LoraSpec(target_modules=["q_proj"], exclude_modules=r".*", r=8),
 }
+
+
+# PEFT's refusals by what they say (loralint words some of them itself, keeping the cause)
+REASONS = {
+    "regex-with-layers": "cannot be used when `target_modules` is a str",
+    "all-excluded": "All modules were excluded",
+    "no-default-targets": "Please specify `target_modules`",
+    "unsupported-module": "is not supported",
+    "not-found": "not found in the base model",
+    "targets-excluded": "No modules were targeted for adaptation",
+    "fused-experts": "because they are fused into",
+}
+
+
+def _reason(message: str) -> str:
+    return next((reason for reason, phrase in REASONS.items() if phrase in message), message)
 
 
 @pytest.fixture(scope="module", params=[m[0] for m in MODELS])
@@ -83,6 +100,7 @@ def test_matches_peft(built, shape):
     oracle = peft_adapted(model, spec)
     if isinstance(oracle, Exception):
         assert ours.error is not None, f"PEFT raised {type(oracle).__name__}: {oracle}; loralint predicted no error"
+        assert _reason(ours.error) == _reason(str(oracle)), f"PEFT: {oracle}\nloralint: {ours.error}"
         return
     assert ours.error is None, f"loralint predicted {ours.error!r}; PEFT accepted the config"
     adapted, saved = oracle

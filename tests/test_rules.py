@@ -47,6 +47,8 @@ def test_rule_examples(tmp_path, rule, kind, index, source):
     codes = _codes(tmp_path, source)
     if kind == "valid":
         assert rule.CODE not in codes
+        # a valid example must be checked, not skipped: no unreadable file, no unresolved model
+        assert not {"LL900", "LL901"} & set(codes), codes
     else:
         assert rule.CODE in codes
 
