@@ -52,7 +52,8 @@ def cmd_report(args) -> int:
     from . import frontends
     from .analysis import Overrides, analyze
     from .config import Settings
-    from .engine import SourceFile, discover, unreadable_site
+    from .discovery import discover
+    from .engine import SourceFile, unreadable_site
     from .frontends.errors import FrontEndError
     from .report import render_markdown, render_table, report_json
     from .resolve import Resolver
@@ -112,7 +113,8 @@ def cmd_check(args) -> int:
 
     from . import output
     from .config import ConfigError, load_settings
-    from .engine import Linter, discover
+    from .discovery import discover
+    from .engine import Linter
     from .resolve import Resolver
 
     paths = [Path(p) for p in (args.paths or ["."])]

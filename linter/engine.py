@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +9,7 @@ from pathlib import Path
 from . import frontends
 from .analysis import Analysis, Overrides, analyze
 from .config import Settings
+from .discovery import glob_matches
 from .diagnostics import SAFE, UNSAFE, Diagnostic, split_lines
 from .frontends.errors import FrontEndError
 from .inventory import write_bytes_atomic
@@ -22,8 +21,6 @@ from .site import Site, Span
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_FIX_ROUNDS = 5
-SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", "node_modules", ".mypy_cache",
-             ".pytest_cache", ".ruff_cache", "site-packages", "build", "dist"}
 
 NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9-]+(?:\s*,\s*[A-Za-z0-9-]+)*))?", re.I)
 IGNORE = re.compile(r"#\s*loralint:\s*ignore\[(?P<codes>[^\]]*)\]")
@@ -67,12 +64,6 @@ class FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     analyses: list[Analysis] = field(default_factory=list)
     source: SourceFile | None = None
-
-
-def is_candidate(path: Path) -> bool:
-    """A file a directory walk lints: saved weights are audited through the adapter config beside them."""
-    frontend = frontends.for_path(path)
-    return frontend is not None and not frontend.binary
 
 
 def unreadable_site(path: Path, exc: FrontEndError) -> Site:
@@ -188,7 +179,7 @@ class Linter:
     def _per_file_ignores(self, path: Path) -> set[str]:
         codes = set()
         for pattern, selectors in self.settings.per_file_ignores.items():
-            if _glob_matches(path, self.settings.root, [pattern]):
+            if glob_matches(path, self.settings.root, [pattern]):
                 for selector in selectors:
                     codes.update(r.CODE for r in self._all_rules.resolve_selector(selector))
         return codes
@@ -224,57 +215,3 @@ def _suppressed(diag: Diagnostic, line: str, noqa: bool) -> bool:
             if diag.code in codes:
                 return True
     return False
-
-
-# -- discovering files ----------------------------------------------------------------------------
-def _git_listed(directory: Path) -> list[Path] | None:
-    """Files under `directory` that git tracks or would track (not ignored); None outside git."""
-    import subprocess
-
-    try:
-        proc = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
-            cwd=directory, capture_output=True, timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if proc.returncode != 0:
-        return None
-    return [directory / p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
-
-
-def discover(paths: list[Path], settings: Settings) -> list[Path]:
-    """Expand directories (skipping what git ignores); files named explicitly are kept."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            listed = _git_listed(path)
-            if listed is None:
-                listed = []
-                for root, dirs, files in os.walk(path):
-                    dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-                    listed.extend(Path(root) / f for f in sorted(files))
-            out.extend(p for p in sorted(listed) if is_candidate(p) and p.is_file() and not _excluded(p, settings))
-        else:
-            if not _excluded(path, settings):
-                out.append(path)
-    seen, unique = set(), []
-    for p in out:
-        key = p.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(p)
-    return unique
-
-
-def _excluded(path: Path, settings: Settings) -> bool:
-    return bool(settings.exclude) and _glob_matches(path, settings.root, settings.exclude)
-
-
-def _glob_matches(path: Path, root: Path, patterns: list[str]) -> bool:
-    """A pattern matches the path relative to the project root, or the file name alone."""
-    try:
-        relative = path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        relative = path.as_posix()
-    return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(path.name, p) for p in patterns)

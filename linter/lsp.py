@@ -70,7 +70,7 @@ class LoralintServer(LanguageServer):
 
     def lint(self, uri: str) -> None:
         from .config import ConfigError
-        from .engine import is_candidate
+        from .discovery import is_candidate
 
         document = self.workspace.get_text_document(uri)
         path = Path(to_fs_path(uri) or uri)

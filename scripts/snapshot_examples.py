@@ -36,8 +36,8 @@ def example_files() -> list[str]:
 
 
 def snapshot() -> dict:
+    previous, saved_env = Path.cwd(), dict(os.environ)
     os.environ["HF_HUB_OFFLINE"] = "1"
-    previous = Path.cwd()
     os.chdir(REPO)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -54,6 +54,8 @@ def snapshot() -> dict:
             return out
     finally:
         os.chdir(previous)
+        os.environ.clear()
+        os.environ.update(saved_env)
 
 
 if __name__ == "__main__":

@@ -128,7 +128,6 @@ def test_axolotl_linear_on_a_model_without_numbered_linears_gets_a_two_key_fix(t
 
 def test_llamafactory_non_composite_model_gets_no_fix(tmp_path):
     # Phi-4-multimodal's towers are not in LLaMA-Factory's composite registry: no freeze flag helps
-    from loralint.fixes import plan_fix
     from loralint.trainer_data import LLAMAFACTORY_COMPOSITE_MODELS
 
     assert "phi4_multimodal" not in LLAMAFACTORY_COMPOSITE_MODELS
