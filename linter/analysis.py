@@ -16,7 +16,7 @@ from .resolve import ResolvedModel, Resolver, Unresolved
 from .site import Site
 
 # problems that stop the checks before matching (LL901), and what PEFT or the run would refuse (LL004)
-UNRESOLVED_KINDS = (Kind.MODEL_UNRESOLVED, Kind.NOT_STATIC)
+UNRESOLVED_KINDS = (Kind.MODEL_UNRESOLVED, Kind.NOT_STATIC, Kind.MODEL_NOT_STATIC)
 REFUSED_KINDS = (Kind.WOULD_REFUSE, Kind.FORWARD_CRASH, Kind.UNREADABLE)
 
 
@@ -64,7 +64,8 @@ class Analysis:
 
 def analyze(site: Site, resolver: Resolver, overrides: Overrides = Overrides()) -> Analysis:
     analysis = Analysis(site, modality=overrides.modality or site.modality)
-    if site.problem is not None:
+    answered = site.problem is not None and site.problem.kind is Kind.MODEL_NOT_STATIC and overrides.model
+    if site.problem is not None and not answered:
         analysis.problems.append(site.problem)
     elif site.lora is not None:
         _match_site(analysis, resolver, overrides)
@@ -82,9 +83,8 @@ def _match_site(analysis: Analysis, resolver: Resolver, overrides: Overrides) ->
         analysis.problems.append(Problem(Kind.MODEL_UNRESOLVED, "no base model reference found (pass --model)"))
         return
     try:
-        analysis.model, analysis.inventory = resolver.inventory(
-            ref, overrides.model_class or site.model_class, None if overrides.model else site.relative_to
-        )
+        analysis.model, analysis.inventory = resolver.inventory(ref, _model_class(site, overrides),
+                                                                None if overrides.model else site.relative_to)
     except Unresolved as exc:
         analysis.problems.append(Problem(Kind.MODEL_UNRESOLVED, str(exc)))
         return
@@ -107,6 +107,16 @@ def _match_site(analysis: Analysis, resolver: Resolver, overrides: Overrides) ->
         analysis.problems.append(Problem(Kind.FORWARD_CRASH, result.forward_crash))
     inventory = analysis.inventory
     analysis.dead_modules = [a for a in result.adapted if inventory.text_only_dead(a.module)]
+
+
+def _model_class(site: Site, overrides: Overrides) -> str | None:
+    """The class to build: the user's, else the script's, except that a concrete class of the script's own
+    model (Qwen2_5_VL...) does not fit another model named with --model: that one gets its default class."""
+    if overrides.model_class:
+        return overrides.model_class
+    if overrides.model and site.model_class and not site.model_class.startswith("Auto"):
+        return None
+    return site.model_class
 
 
 def audit_weights(analysis: Analysis) -> None:

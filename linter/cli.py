@@ -51,21 +51,25 @@ def _cli_site(args):
 def cmd_report(args) -> int:
     from . import frontends
     from .analysis import Overrides, analyze
-    from .config import Settings
+    from .config import ConfigError, load_settings
     from .discovery import discover
     from .engine import SourceFile, unreadable_site
     from .frontends.errors import FrontEndError
     from .report import render_markdown, render_table, report_json
     from .resolve import Resolver
 
-    resolver = Resolver(offline=args.offline)
+    try:
+        settings = load_settings(Path.cwd())
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    resolver = Resolver(offline=args.offline or settings.offline, aliases=settings.models)
     sites = []
     if args.paths:
         paths = [Path(p) for p in args.paths]
         missing = [p for p in paths if not p.exists()]
         if missing:
             raise UsageError(f"{missing[0]}: no such file or directory")
-        for path in discover(paths, Settings(root=Path.cwd())):
+        for path in discover(paths, settings):
             frontend = frontends.for_path(path)
             if frontend is None or frontend.binary:
                 continue

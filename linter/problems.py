@@ -17,6 +17,7 @@ class Kind(Enum):
     UNREADABLE = "unreadable"  # the file (or saved weights) cannot be read or parsed: LL900
     MODEL_UNRESOLVED = "model-unresolved"  # the base model's config cannot be found: LL901
     NOT_STATIC = "not-static"  # a setting that decides targeting is not statically known: LL901
+    MODEL_NOT_STATIC = "model-not-static"  # the base model reference is not statically known (--model answers it)
     NOT_AUDITABLE = "not-auditable"  # saved weights the zero test says nothing about: LL901
     WOULD_REFUSE = "would-refuse"  # PEFT (or the trainer) would refuse the config: LL004
     FORWARD_CRASH = "forward-crash"  # the wrapped model would crash at its first forward: LL004

@@ -66,6 +66,8 @@ def modality_evidence(pyfile: PythonFile, base_dir: Path) -> tuple[str | None, l
                 add("multimodal", f"passes {kw}= to {name or 'a call'}", call)
             elif kw == "dataset_text_field":
                 add("text", "sets dataset_text_field", call)
+            elif kw == "processing_class" and "tokenizer" in (_dotted(arg.value) or "").lower():
+                add("text", f"passes a tokenizer, not a processor, as processing_class to {name or 'a call'}", call)
         if name.endswith("load_dataset"):
             _dataset_evidence(pyfile, call, base_dir, add)
     nodes = _EvidenceNodes()
@@ -73,6 +75,8 @@ def modality_evidence(pyfile: PythonFile, base_dir: Path) -> tuple[str | None, l
     for key, value, node in nodes.string_pairs:
         if key == "type" and value in MEDIA_PART_TYPES:
             add("multimodal", f'builds "{value}" message parts', node)
+    for node in nodes.text_messages:
+        add("text", "builds chat messages whose content is text", node)
     for value, node in c.strings:
         if value in MEDIA_COLUMNS and id(node) in nodes.subscript_keys:
             add("multimodal", f'reads the "{value}" column', node)
@@ -95,6 +99,13 @@ class _EvidenceNodes(cst.CSTVisitor):
     def __init__(self):
         self.subscript_keys: set[int] = set()
         self.string_pairs: list[tuple[str, str, cst.CSTNode]] = []
+        self.text_messages: list[cst.CSTNode] = []  # {"role": ..., "content": "a string"}
+
+    def visit_Dict(self, node: cst.Dict) -> None:
+        keys = {_string(e.key): e.value for e in node.elements
+                if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)}
+        if "role" in keys and isinstance(keys.get("content"), (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+            self.text_messages.append(node)
 
     def visit_SubscriptElement(self, element: cst.SubscriptElement) -> None:
         if isinstance(element.slice, cst.Index):

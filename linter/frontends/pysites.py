@@ -124,9 +124,11 @@ def _model_for(pyfile: PythonFile, call: cst.Call, var: str | None, loads, kind:
                 break
             model_arg = None
     if isinstance(model_arg, cst.Name):
-        for load in loads:
-            if load.var == model_arg.value:
-                return load
+        # the load that assigned this name last before the LoRA call (a later cell may load another model)
+        named = [load for load in loads if load.var == model_arg.value]
+        earlier = [load for load in named if _before(pyfile, load.call, call)]
+        if earlier or named:
+            return (earlier or named)[-1]
     elif model_arg is not None:
         value, reason = pyfile.evaluate(model_arg)
         if isinstance(value, str):
@@ -135,9 +137,17 @@ def _model_for(pyfile: PythonFile, call: cst.Call, var: str | None, loads, kind:
     refs = {repr(load.ref) for load in candidates}
     if len(candidates) >= 1 and len(refs) == 1:
         return candidates[0]
+    earlier = [load for load in loads if _before(pyfile, load.call, call)]
+    if len({repr(load.ref) for load in earlier}) == 1:
+        return earlier[-1]  # one model loaded before the LoRA call; later loads are for inference
     if len(refs) > 1:
         return _ModelLoad(call, None, "", UNKNOWN, "several models are loaded in this file; cannot tell which one gets LoRA")
     return _ModelLoad(call, None, "", UNKNOWN, "no from_pretrained(...) call names the base model")
+
+
+def _before(pyfile: PythonFile, first, second) -> bool:
+    a, b = pyfile.span(first).start, pyfile.span(second).start
+    return (a.line, a.column) < (b.line, b.column)
 
 
 def _site_for_call(pyfile, call, var, kind, loads, span_of) -> Site | None:
@@ -223,7 +233,8 @@ def _site_for_call(pyfile, call, var, kind, loads, span_of) -> Site | None:
     )
     site.call_span = call_span
     if load.ref is UNKNOWN:
-        site.problem = Problem(Kind.NOT_STATIC, f"the base model is not statically known: {load.ref_reason}")
+        site.problem = Problem(Kind.MODEL_NOT_STATIC, f"the base model is not statically known: {load.ref_reason} "
+                               "(name it with --model)")
     if unknown and any(u.startswith(("`target_modules`", "`exclude_modules`", "`layers", "**", "`modules_to_save`")) for u in unknown):
         site.problem = Problem(Kind.NOT_STATIC, "not statically known: " + ", ".join(unknown))
     if kind.startswith("unsloth"):

@@ -8,20 +8,43 @@ passes the same constant. Anything else is UNKNOWN, never guessed.
 
 from __future__ import annotations
 
+import posixpath
+from dataclasses import dataclass
 from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from .errors import FrontEndError
+from .notebook import BROKEN_CELL_VALUE
 
 
 class _Unknown:
+    def __init__(self, reason: str = ""):
+        self.reason = reason
+
     def __repr__(self):
         return "UNKNOWN"
 
 
 UNKNOWN = _Unknown()
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """A simple settings object (SimpleNamespace, a dataclass instance) with the fields' values."""
+
+    name: str
+    fields: dict
+
+    def get(self, key: str, origin: str):
+        value = self.fields.get(key, UNKNOWN)
+        if isinstance(value, _Unknown):
+            return UNKNOWN, value.reason or f"`{self.name}` has no constant field `{key}`"
+        return value, origin
+
+    def __hash__(self):
+        return hash(self.name)
 def parse_module(text: str) -> cst.Module:
     """libcst's tree of a file that `pyscan.scan` has vetted."""
     try:
@@ -51,6 +74,18 @@ def _positional(call: cst.Call, index: int):
     return positional[index].value if len(positional) > index else None
 
 
+@dataclass(frozen=True)
+class Binding:
+    """One assignment of a name: its value expression (None: not statically known), when it takes effect
+    (the end of its statement), the function it is in, and the conditional branches around it."""
+
+    value: object
+    end: tuple[int, int]
+    scope: str | None
+    branches: tuple[tuple[int, int], ...]  # (id of the if/for/while/try/with, which part), outermost first
+    line: int
+
+
 class _Collector(cst.CSTVisitor):
     """One pass over the module: imports, assignments, calls, evidence."""
 
@@ -58,7 +93,12 @@ class _Collector(cst.CSTVisitor):
 
     def __init__(self):
         self.assignments: dict[str, list[cst.BaseExpression]] = {}
+        self.bindings: dict[str, list[Binding]] = {}
+        self.scope_of: dict[int, str | None] = {}  # id(Name node) -> the function it is used in
+        self._functions: list[str] = []
+        self._branches: list[tuple[int, int]] = []
         self.functions: dict[str, cst.FunctionDef] = {}
+        self.classes: dict[str, cst.ClassDef] = {}
         self.calls: list[tuple[cst.Call, str | None]] = []  # (call, name it is assigned to)
         self.lora_names = {"LoraConfig", "peft.LoraConfig"}
         self.argparse_defaults: dict[str, cst.BaseExpression] = {}
@@ -87,24 +127,72 @@ class _Collector(cst.CSTVisitor):
                 self.lora_names.add(f"{local}.LoraConfig")
             self.names.append((f"import:{name}", node))
 
-    # scopes -----------------------------------------------------------------
+    # scopes and branches ------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions.setdefault(node.name.value, node)
+        self._functions.append(node.name.value)
+        self._saved_branches = getattr(self, "_saved_branches", []) + [self._branches]
+        self._branches = []  # a function body runs when called: branches outside it do not apply
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.setdefault(node.name.value, node)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.pop()
+        self._branches = self._saved_branches.pop()
+
+    def _enter(self, node, part: int) -> None:
+        self._branches.append((id(node), part))
+
+    def _leave(self, *_) -> None:
+        self._branches.pop()
+
+    def visit_If_body(self, node: cst.If) -> None:
+        self._enter(node, 0)
+
+    def visit_If_orelse(self, node: cst.If) -> None:
+        self._enter(node, 1)
+
+    leave_If_body = leave_If_orelse = _leave
+
+    def visit_For_body(self, node) -> None:
+        self._enter(node, 0)
+
+    def visit_While_body(self, node) -> None:
+        self._enter(node, 0)
+
+    def visit_Try_body(self, node) -> None:
+        self._enter(node, 0)
+
+    def visit_Try_handlers(self, node) -> None:
+        self._enter(node, 1)
+
+    leave_For_body = leave_While_body = leave_Try_body = leave_Try_handlers = _leave
+
+    def _bind(self, name: str, value, statement) -> None:
+        self.assignments.setdefault(name, []).append(value)
+        position = self.get_metadata(PositionProvider, statement)
+        self.bindings.setdefault(name, []).append(Binding(
+            value, (position.end.line, position.end.column), self._functions[-1] if self._functions else None,
+            tuple(self._branches), position.start.line))
 
     # assignments ------------------------------------------------------------
     def visit_Assign(self, node: cst.Assign) -> None:
         target = None
-        if len(node.targets) == 1:
-            t = node.targets[0].target
+        for assign_target in node.targets:
+            t = assign_target.target
             if isinstance(t, cst.Name):
                 target = t.value
-                self.assignments.setdefault(target, []).append(node.value)
+                self._bind(t.value, node.value, node)
             elif isinstance(t, (cst.Tuple, cst.List)):
                 first = t.elements[0].value if t.elements else None
                 target = first.value if isinstance(first, cst.Name) else None
-                for element in t.elements:
+                values = node.value.elements if isinstance(node.value, (cst.Tuple, cst.List)) else None
+                unpacked = (values is not None and len(values) == len(t.elements)
+                            and not any(isinstance(e, cst.StarredElement) for e in (*values, *t.elements)))
+                for index, element in enumerate(t.elements):
                     if isinstance(element.value, cst.Name):
-                        self.assignments.setdefault(element.value.value, []).append(None)
+                        self._bind(element.value.value, values[index].value if unpacked else None, node)
             elif isinstance(t, cst.Attribute):
                 target = _dotted(t)
         if isinstance(node.value, cst.Call):
@@ -113,11 +201,18 @@ class _Collector(cst.CSTVisitor):
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if isinstance(node.target, cst.Name) and node.value is not None:
-            self.assignments.setdefault(node.target.value, []).append(node.value)
+            self._bind(node.target.value, node.value, node)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, cst.Name):
-            self.assignments.setdefault(node.target.value, []).append(None)  # mutated: not a constant
+            self._bind(node.target.value, None, node)  # mutated: not a constant
+
+    def visit_For(self, node: cst.For) -> None:
+        targets = node.target.elements if isinstance(node.target, (cst.Tuple, cst.List)) else [node.target]
+        for target in targets:
+            target = getattr(target, "value", target)
+            if isinstance(target, cst.Name):
+                self._bind(target.value, None, node)
 
     def visit_Call(self, node: cst.Call) -> None:
         if getattr(self, "_claimed", None) is not node:
@@ -155,6 +250,7 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Name(self, node: cst.Name) -> None:
         self.names.append((node.value, node))
+        self.scope_of[id(node)] = self._functions[-1] if self._functions else None
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self.names.append((node.attr.value, node))
@@ -203,7 +299,7 @@ class PythonFile:
         if isinstance(node, cst.Name):
             if node.value in ("True", "False", "None"):
                 return {"True": True, "False": False, "None": None}[node.value], origin
-            return self._evaluate_name(node.value, depth)
+            return self._evaluate_name(node, depth)
         if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
             items = []
             for element in node.elements:
@@ -237,6 +333,16 @@ class PythonFile:
             if isinstance(left, str) and isinstance(right, str):
                 return left + right, origin
             return UNKNOWN, "expression"
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide) and _is_path(node.left):
+            left, origin = self.evaluate(node.left, depth + 1, origin)
+            right, _ = self.evaluate(node.right, depth + 1, origin)
+            if isinstance(left, str) and isinstance(right, str):
+                return posixpath.join(left, right), origin
+            return UNKNOWN, "path expression"
+        if isinstance(node, cst.FormattedString):
+            return self._evaluate_fstring(node, depth, origin)
+        if isinstance(node, cst.Subscript):
+            return self._evaluate_subscript(node, depth, origin)
         if isinstance(node, cst.Call):
             return self._evaluate_call(node, depth)
         if isinstance(node, cst.Attribute):
@@ -244,6 +350,10 @@ class PythonFile:
             if isinstance(node.value, cst.Name) and node.attr.value in self.collector.argparse_defaults:
                 value, _ = self.evaluate(self.collector.argparse_defaults[node.attr.value], depth + 1)
                 return (value, "argparse") if value is not UNKNOWN else (UNKNOWN, "argparse")
+            if isinstance(node.value, (cst.Name, cst.Call, cst.Attribute, cst.Subscript)):
+                base, origin = self.evaluate(node.value, depth + 1, origin)
+                if isinstance(base, Namespace):
+                    return base.get(node.attr.value, origin)
             return UNKNOWN, f"`{_dotted(node) or 'attribute'}` is not a constant"
         return UNKNOWN, "not a constant expression"
 
@@ -265,6 +375,19 @@ class PythonFile:
                     return UNKNOWN, "dict(...)"
                 out[arg.keyword.value] = value
             return out, "literal"
+        if name in ("os.path.join", "path.join", "posixpath.join", "Path", "pathlib.Path", "PurePath", "PurePosixPath"):
+            parts = []
+            for arg in node.args:
+                value, origin = self.evaluate(arg.value, depth + 1) if arg.keyword is None and not arg.star else (UNKNOWN, "")
+                if not isinstance(value, str):
+                    return UNKNOWN, f"`{name}(...)` of values that are not constants"
+                parts.append(value)
+            return (posixpath.join(*parts) if parts else "."), "constant"
+        if name in ("SimpleNamespace", "types.SimpleNamespace", "argparse.Namespace", "Namespace") or name in self.collector.classes:
+            return self._evaluate_object(node, name, depth)
+        if name == BROKEN_CELL_VALUE:
+            cell, _ = self.evaluate(_positional(node, 0), depth + 1)
+            return UNKNOWN, f"assigned in cell {cell}, which does not parse"
         if name in ("os.environ.get", "os.getenv", "environ.get", "getenv"):
             default = _positional(node, 1) or _kw(node, "default")
             if default is None:
@@ -279,17 +402,121 @@ class PythonFile:
                 return base.split(sep), origin
         return UNKNOWN, f"`{name or 'call'}(...)` is not evaluated"
 
-    def _evaluate_name(self, name: str, depth: int):
-        assigned = self.collector.assignments.get(name, [])
-        if len(assigned) == 1 and assigned[0] is not None:
-            value, origin = self.evaluate(assigned[0], depth + 1, "constant")
-            return value, ("constant" if origin == "literal" else origin)
-        if not assigned:
+    def _evaluate_fstring(self, node: cst.FormattedString, depth: int, origin: str):
+        out = []
+        for part in node.parts:
+            if isinstance(part, cst.FormattedStringText):
+                out.append(part.value)
+                continue
+            if part.format_spec is not None or part.conversion is not None:
+                return UNKNOWN, "f-string with a format"
+            value, origin = self.evaluate(part.expression, depth + 1, origin)
+            if value is UNKNOWN or not isinstance(value, (str, int, float)):
+                return UNKNOWN, origin if value is UNKNOWN else "f-string of a value that is not a constant"
+            out.append(str(value))
+        return "".join(out), origin
+
+    def _evaluate_subscript(self, node: cst.Subscript, depth: int, origin: str):
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return UNKNOWN, "slice"
+        base, origin = self.evaluate(node.value, depth + 1, origin)
+        key, _ = self.evaluate(node.slice[0].slice.value, depth + 1)
+        if isinstance(base, Namespace):
+            base = base.fields
+        try:
+            if isinstance(base, dict) and key in base:
+                return base[key], origin
+            if isinstance(base, (list, tuple, str)) and isinstance(key, int) and not isinstance(key, bool):
+                return base[key], origin
+        except (IndexError, TypeError):
+            pass
+        return UNKNOWN, f"`{_dotted(node.value) or 'value'}[...]` is not a constant"
+
+    def _evaluate_object(self, call: cst.Call, name: str, depth: int):
+        """A settings object whose fields are constants: SimpleNamespace(a=1), or an instance of a class in
+        this file (a dataclass) with its class-level defaults and the call's keyword arguments."""
+        fields: dict = {}
+        cls = self.collector.classes.get(name)
+        if cls is not None:
+            for statement in cls.body.body:
+                for small in getattr(statement, "body", []):
+                    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value is not None:
+                        fields[small.target.value] = small.value
+                    elif isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                        fields[small.targets[0].target.value] = small.value
+            if any(arg.keyword is None for arg in call.args):
+                return UNKNOWN, f"`{name}(...)` with positional arguments"
+        for arg in call.args:
+            if arg.keyword is not None:
+                fields[arg.keyword.value] = arg.value
+            elif cls is None:
+                return UNKNOWN, f"`{name}(...)` with positional arguments"
+        values = {}
+        for key, expression in fields.items():
+            value, reason = self.evaluate(expression, depth + 1)
+            values[key] = value if value is not UNKNOWN else _Unknown(reason)
+        return Namespace(name, values), "constant"
+
+    def _evaluate_name(self, node: cst.Name, depth: int):
+        """The value of the assignment that reaches this use, in execution order (statement order; a
+        notebook's cells in order). Branches that all assign the same value agree; otherwise unknown."""
+        name = node.value
+        bindings = self.collector.bindings.get(name, [])
+        if not bindings:
             return self._evaluate_parameter(name, depth)
-        return UNKNOWN, f"`{name}` is assigned more than once"
+        scope = self.collector.scope_of.get(id(node))
+        try:
+            start = self.positions[node].start
+            at = (start.line, start.column)
+        except KeyError:
+            at = (10**9, 0)
+        reaching = [b for b in bindings if b.scope == scope and b.end <= at]
+        if not reaching and scope is not None:
+            if any(p.name.value == name for p in _params(self.collector.functions.get(scope))):
+                return self._evaluate_parameter(name, depth)
+            # a module-level name read inside a function: known if every module-level assignment agrees
+            reaching = [b for b in bindings if b.scope is None]
+            return self._agreed(name, reaching, depth, f"`{name}` is assigned more than once")
+        if not reaching:
+            return UNKNOWN, f"`{name}` is used before it is assigned"
+        last = reaching[-1]
+        if not last.branches:
+            return self._value_of(last, depth)
+        # the last assignment is conditional: every branch's last assignment, and what came before
+        outer = last.branches[0][0]
+        inside = [b for b in reaching if b.branches and b.branches[0][0] == outer]
+        by_path = {b.branches: b for b in inside}
+        alternatives = list(by_path.values())
+        exhaustive = {path[0][1] for path in by_path} >= {0, 1} and all(len(p) == 1 for p in by_path)
+        if not exhaustive:
+            before = [b for b in reaching if b not in inside]
+            if not before:
+                return UNKNOWN, f"`{name}` is assigned only conditionally (line {last.line})"
+            alternatives.append(before[-1])
+        return self._agreed(name, alternatives, depth, f"`{name}` takes different values in the branches around line {last.line}")
+
+    def _value_of(self, binding: Binding, depth: int):
+        if binding.value is None:
+            return UNKNOWN, f"the value assigned on line {binding.line} is not a constant"
+        value, origin = self.evaluate(binding.value, depth + 1, "constant")
+        return value, ("constant" if origin == "literal" else origin)
+
+    def _agreed(self, name: str, bindings: list[Binding], depth: int, disagreement: str):
+        values = [self._value_of(b, depth) for b in bindings]
+        if not values:
+            return UNKNOWN, f"`{name}` is not defined in this file"
+        for value, reason in values:
+            if value is UNKNOWN:
+                return value, reason
+        if all(v == values[0][0] and type(v) is type(values[0][0]) for v, _ in values):
+            return values[-1]
+        return UNKNOWN, disagreement
 
     def _evaluate_parameter(self, name: str, depth: int):
         """A function parameter: the same constant at every call in the file, or its default."""
+        return self._parameter_value(name, depth)
+
+    def _parameter_value(self, name: str, depth: int):
         for fname, func in self.collector.functions.items():
             params = list(func.params.params) + list(func.params.kwonly_params)
             for index, param in enumerate(params):
@@ -321,3 +548,16 @@ def _string(node: cst.SimpleString) -> str | None:
     except Exception:  # odd escapes: not evidence
         return None
     return value if isinstance(value, str) else None
+
+
+def _params(function) -> list:
+    if function is None:
+        return []
+    return list(function.params.params) + list(function.params.kwonly_params)
+
+
+def _is_path(node) -> bool:
+    """`Path(...)`, or `Path(...) / "x"` (the left operand of a path join)."""
+    if isinstance(node, cst.Call):
+        return _dotted(node.func) in ("Path", "pathlib.Path", "PurePath", "PurePosixPath")
+    return isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide) and _is_path(node.left)

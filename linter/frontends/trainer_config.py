@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
-from .. import modality, safe_yaml
+from .. import modality
 from ..diagnostics import span_at
 from ..matching import LoraSpec
 from ..problems import Kind, Problem
@@ -21,6 +20,9 @@ from .base import FrontEnd
 from .data_evidence import sniff_data_file
 from .errors import FrontEndError
 from .peft_adapter import ADAPTER_CONFIG_NAME, load_json_text
+
+if TYPE_CHECKING:
+    import yaml
 
 # a key at the start of a line (YAML) or after `{`/`,` (JSON on one line)
 _MODEL_KEY = re.compile(r"""(?:^|[{,])\s*["']?(base_model|model_name_or_path)["']?\s*:""", re.M)
@@ -58,6 +60,8 @@ class TrainerConfig(FrontEnd):
         return path.suffix in self.suffixes and path.name != ADAPTER_CONFIG_NAME
 
     def sites(self, path: Path, text: str) -> list[Site]:
+        from .. import safe_yaml  # PyYAML: only when a YAML/JSON file is read
+
         if path.suffix == ".json":
             load_json_text(text, path)  # strict JSON first: NaN, huge integers, bad syntax
         node, data = safe_yaml.load(text)
@@ -89,6 +93,8 @@ class TrainerConfig(FrontEnd):
         return None if path.suffix == ".json" else super().ignore_comment(path, code)
 
     def still_parses(self, text: str) -> bool:
+        from .. import safe_yaml
+
         try:
             safe_yaml.load(text)
         except FrontEndError:
