@@ -103,7 +103,8 @@ def cmd_report(args) -> int:
     failed = False
     for analysis, site in zip(analyses, report["sites"]):
         if analysis.unresolved:
-            where = f"{site['file']}:{site['line']}: " if site["file"] else ""
+            cell = f"cell {site['cell']}:" if site.get("cell") else ""
+            where = f"{site['file']}:{cell}{site['line']}: " if site["file"] else ""
             print(f"loralint: {where}cannot resolve model {site['model']['ref']!r}: {analysis.unresolved.reason}",
                   file=sys.stderr)
             failed = True

@@ -47,11 +47,13 @@ def site_json(analysis: Analysis) -> dict:
     out = {
         "file": site.file,
         "line": site.line,
+        **({"cell": site.cell} if site.cell is not None else {}),
         "framework": site.framework,
         "model": model,
         "modality": {
             "value": analysis.modality,
-            "evidence": [{"value": e.value, "reason": e.reason, "line": e.line} for e in site.evidence],
+            "evidence": [{"value": e.value, "reason": e.reason, "line": e.line, **({"where": e.where} if e.where else {})}
+                         for e in site.evidence],
         },
         "lora": lora,
         "error": error,
@@ -125,7 +127,8 @@ HEADER = ["component", "adapters", "LoRA params", "share", "with text-only data"
 
 
 def _title(site: dict) -> str:
-    where = f"{site['file']}:{site['line']}" if site["file"] else "command line"
+    cell = f"cell {site['cell']}:" if site.get("cell") else ""
+    where = f"{site['file']}:{cell}{site['line']}" if site["file"] else "command line"
     model = site["model"]
     desc = model["ref"] or "unknown model"
     if model["model_class"]:

@@ -31,7 +31,7 @@ class Span:
 @dataclass
 class Site:
     file: str | None
-    line: int | None
+    line: int | None  # 1-based; in a notebook, the line within `cell`
     framework: str  # peft | cli | trl | unsloth | axolotl | llamafactory ...
     model_ref: str | None
     lora: LoraSpec | None  # None: saved weights alone, nothing to match
@@ -55,3 +55,4 @@ class Site:
     flags: dict[str, bool] = field(default_factory=dict)
     weights: Path | None = None  # saved adapter weights to audit
     weights_init: object = True  # their init_lora_weights
+    cell: int | None = None  # notebooks: the 1-based cell the site is in (spans stay in program coordinates)

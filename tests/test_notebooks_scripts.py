@@ -108,8 +108,10 @@ def test_report_reads_notebooks(tmp_path):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         main(["report", "--offline", "--format", "json", str(path)])
     sites = json.loads(out.getvalue())["sites"]
-    assert [s["framework"] for s in sites if not s["error"]] == ["unsloth"]
-    assert any(s["dead_params"] > 0 for s in sites)
+    (lora,) = [s for s in sites if not s["error"]]
+    assert lora["framework"] == "unsloth" and lora["dead_params"] > 0
+    assert (lora["cell"], lora["line"]) == (6, 1)  # the cell, never a line of the program or the JSON
+    assert {e["reason"]: e["line"] for e in lora["modality"]["evidence"]}
 
 
 # -- values in execution order --------------------------------------------------------------------------

@@ -218,6 +218,9 @@ class Notebook(FrontEnd):
         notebook = NotebookProgram(text, path)
         sites = notebook.broken_cell_sites() + script_sites(path, notebook.program)
         for site in sites:
+            if site.line:
+                position, site.line = notebook.locate_line(site.line)
+                site.cell = notebook.code_cells[position] + 1
             for item in site.evidence:
                 item.where = notebook.describe_line(item.line) if item.line else None
         return Parsed(sites, notebook.program, notebook.to_cells)
