@@ -27,7 +27,12 @@ def _run(argv: list[str]) -> dict:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(argv)
-    return {"exit": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
+    return {"exit": code, "stdout": _portable(out.getvalue()), "stderr": _portable(err.getvalue())}
+
+
+def _portable(text: str) -> str:
+    """The checkout's own location (SARIF's %SRCROOT%, absolute paths) as a placeholder: CI clones elsewhere."""
+    return text.replace(REPO.as_uri(), "file:///REPO").replace(str(REPO), "/REPO")
 
 
 def example_files() -> list[str]:
