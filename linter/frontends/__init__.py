@@ -3,11 +3,13 @@
 The registry: every input kind once, in the order files are claimed. The engine, the fixer, the
 renderers and the language server find a file's front end with `for_path` and a site's with
 `for_site`; they name no framework or suffix. A new kind of training config is a `Trainer` in its own
-module plus one line in `trainer_config.TRAINERS`; a new kind of file, a `FrontEnd` plus one line here.
+module plus one line in `trainer_config.trainers()`; a new kind of file, a `FrontEnd` plus one line here.
+Modules a run does not need are not imported (trainers, Unsloth, saved weights), to keep the warm path short.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from .base import FrontEnd, Parsed
@@ -15,13 +17,19 @@ from .errors import FrontEndError
 from .notebook import Notebook
 from .peft_adapter import AdapterConfig
 from .python import PythonScript
-from .trainer_config import TRAINERS, TrainerConfig
-from .unsloth import Unsloth
+from .trainer_config import TrainerConfig, trainers
 from .weights import SavedWeights
 
-FILE_KINDS: list[FrontEnd] = [AdapterConfig(), SavedWeights(), PythonScript(), Notebook(), TrainerConfig()]
-# front ends whose semantics a site can carry: the file kinds, the trainers, Unsloth (found in scripts)
-BY_NAME: dict[str, FrontEnd] = {fe.name: fe for fe in [*FILE_KINDS, *TRAINERS, Unsloth()]}
+# in claiming order: the first that claims a file reads it (adapter_config.json before other JSON)
+FILE_KINDS: list[FrontEnd] = [PythonScript(), Notebook(), AdapterConfig(), TrainerConfig(), SavedWeights()]
+
+
+@cache
+def _by_name() -> dict[str, FrontEnd]:
+    """Front ends whose semantics a site can carry: the file kinds, the trainers, Unsloth (found in scripts)."""
+    from .unsloth import Unsloth
+
+    return {fe.name: fe for fe in [*FILE_KINDS, *trainers(), Unsloth()]}
 
 
 def for_path(path: Path) -> FrontEnd | None:
@@ -30,7 +38,7 @@ def for_path(path: Path) -> FrontEnd | None:
 
 
 def for_site(site) -> FrontEnd:
-    return BY_NAME[site.frontend]
+    return _by_name()[site.frontend]
 
 
-__all__ = ["FrontEnd", "FrontEndError", "Parsed", "for_path", "for_site", "FILE_KINDS", "BY_NAME"]
+__all__ = ["FrontEnd", "FrontEndError", "Parsed", "for_path", "for_site", "FILE_KINDS"]

@@ -1,13 +1,14 @@
 """Training configs handed to a trainer (YAML, or JSON): one front end for the file, one module per trainer.
 
-The file is parsed safely once; the first trainer in `TRAINERS` whose `detect` accepts the top-level
+The file is parsed safely once; the first trainer in `trainers()` whose `detect` accepts the top-level
 mapping builds the site with its own semantics (each trainer module cites the source it follows).
-A new trainer is a module with a `Trainer` subclass and one line in `TRAINERS`.
+A new trainer is a module with a `Trainer` subclass and one line in `trainers()`.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,6 @@ from ..matching import LoraSpec
 from ..problems import Kind, Problem
 from ..site import Evidence, Site, Span
 from .base import FrontEnd
-from .data_evidence import sniff_data_file
 from .errors import FrontEndError
 from .peft_adapter import ADAPTER_CONFIG_NAME, load_json_text
 
@@ -49,7 +49,7 @@ class Trainer(FrontEnd):
 
 
 def detect(data: dict) -> Trainer | None:
-    return next((trainer for trainer in TRAINERS if trainer.detect(data)), None)
+    return next((trainer for trainer in trainers() if trainer.detect(data)), None)
 
 
 class TrainerConfig(FrontEnd):
@@ -159,14 +159,19 @@ def new_site(path: Path, framework: str, model_ref, spec: LoraSpec) -> Site:
 
 
 def sniff(file: Path, shown: str, add, key) -> None:
+    from .data_evidence import sniff_data_file
+
     verdict = sniff_data_file(file)
     if verdict is not None:
         add(verdict[0], f"{shown}: {verdict[1]}", key)
 
 
-# The registry of trainers, in detection order (last in this module: each trainer imports the helpers above).
-from .axolotl import Axolotl  # noqa: E402
-from .llamafactory import LlamaFactory  # noqa: E402
-from .trl import TrlConfig  # noqa: E402
 
-TRAINERS: list[Trainer] = [Axolotl(), LlamaFactory(), TrlConfig()]
+@cache
+def trainers() -> tuple[Trainer, ...]:
+    """The registry of trainers, in detection order (imported when a config is first read)."""
+    from .axolotl import Axolotl
+    from .llamafactory import LlamaFactory
+    from .trl import TrlConfig
+
+    return (Axolotl(), LlamaFactory(), TrlConfig())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..adapter_audit import PICKLE_WEIGHTS
 from ..site import Site
 from .base import FrontEnd
 from .peft_adapter import ADAPTER_CONFIG_NAME
@@ -13,9 +12,13 @@ from .peft_adapter import ADAPTER_CONFIG_NAME
 class SavedWeights(FrontEnd):
     name = "weights"
     suffixes = (".safetensors",)
-    filenames = (PICKLE_WEIGHTS,)
     comment = None
     binary = True
+
+    def claims(self, path: Path) -> bool:
+        from ..adapter_audit import PICKLE_WEIGHTS
+
+        return path.suffix in self.suffixes or path.name == PICKLE_WEIGHTS
 
     def delegate(self, path: Path) -> Path | None:
         config = path.parent / ADAPTER_CONFIG_NAME
