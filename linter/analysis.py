@@ -40,6 +40,7 @@ class Analysis:
     audit: object = None  # adapter_audit.Audit of the saved weights, when there are any
     problems: list[Problem] = field(default_factory=list)
     dead_modules: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user should know about how the site was read
 
     def problem(self, *kinds: Kind, weights: bool = False) -> Problem | None:
         """The first problem of these kinds, about the site itself (or, with weights=True, its saved weights)."""
@@ -88,6 +89,9 @@ def _match_site(analysis: Analysis, resolver: Resolver, overrides: Overrides) ->
     except Unresolved as exc:
         analysis.problems.append(Problem(Kind.MODEL_UNRESOLVED, str(exc)))
         return
+    built = analysis.inventory.model_class
+    if overrides.model and not overrides.model_class and site.model_class and site.model_class != built:
+        analysis.notes.append(f"--model {ref} was built as {built}, not as the script's {site.model_class}")
     try:
         spec = frontends.for_site(site).spec_for(site, analysis.inventory)
     except Exception as exc:  # the trainer itself would refuse (e.g. Unsloth's flag checks)

@@ -150,14 +150,19 @@ class Linter:
 
     def _run(self, path: Path, sites: list[Site], text: str | None) -> tuple[list[Diagnostic], list[Analysis]]:
         """Analyse each site and run the rules; `text` is what spans point into."""
-        diagnostics, analyses = [], []
+        diagnostics, analyses, said = [], [], set()
         for site in sites:
             analysis = analyze(site, self.resolver, self.overrides)
             analyses.append(analysis)
             ctx = RuleContext(analysis, text or "")
             for rule in self.rules:
                 ctx.rule = rule
-                diagnostics.extend(rule.check(ctx))
+                for diagnostic in rule.check(ctx):
+                    # readings of one call (branches that disagree) report each finding once, the first reading's
+                    key = (site.call_span, diagnostic.code, diagnostic.file, diagnostic.span) if site.variant else None
+                    if key is None or key not in said:
+                        said.add(key)
+                        diagnostics.append(diagnostic)
         return self._filtered(path, text, diagnostics), analyses
 
     # -- suppression ------------------------------------------------------------------------------

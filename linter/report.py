@@ -63,8 +63,9 @@ def site_json(analysis: Analysis) -> dict:
         "total_params": sum(m["params"] for m in modules),
         "dead_params": sum(m["params"] for m in modules if m["text_only_dead"]),
     }
-    if result is not None and result.notes:
-        out["notes"] = list(result.notes)
+    notes = list(analysis.notes) + (list(result.notes) if result is not None else [])
+    if notes:
+        out["notes"] = notes
     unreadable_weights = analysis.problem(Kind.UNREADABLE, weights=True)
     if analysis.audit is not None or unreadable_weights:
         out["weights"] = _weights_json(analysis, unreadable_weights)

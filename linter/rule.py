@@ -10,9 +10,9 @@ from .fixes import FixPlan, dead_roots, plan_fix
 from .site import Span
 
 # How a value found in a file may be rewritten: a value that came through a command-line flag, an
-# environment variable or a function parameter is also the user's override point, so rewriting it
-# at the site is not safe to do unasked.
-OVERRIDABLE_ORIGINS = {"argparse", "env", "parameter"}
+# environment variable or a function parameter is also the user's override point, and a name whose `if`
+# branches disagree holds more than one value, so rewriting it at the site is not safe to do unasked.
+OVERRIDABLE_ORIGINS = {"argparse", "env", "parameter", "branch"}
 
 
 @dataclass
@@ -33,6 +33,10 @@ class RuleContext:
 
     def diagnostic(self, message: str, span: Span, fix: Fix | None = None, file: str | None = None) -> Diagnostic:
         rule = self.rule
+        if file is None and self.analysis.notes:
+            message += "".join(f" ({note})" for note in self.analysis.notes)
+        if file is None and self.site.variant:
+            message += f" ({self.site.variant})"
         return Diagnostic(rule.CODE, rule.NAME, rule.SEVERITY, message, file or self.site.file or "", span, fix)
 
     @staticmethod

@@ -55,4 +55,5 @@ class Site:
     flags: dict[str, bool] = field(default_factory=dict)
     weights: Path | None = None  # saved adapter weights to audit
     weights_init: object = True  # their init_lora_weights
+    variant: str | None = None  # one of several readings of the same call (`if` branches that disagree): which
     cell: int | None = None  # notebooks: the 1-based cell the site is in (spans stay in program coordinates)

@@ -154,11 +154,19 @@ def test_values_a_reader_can_see_give_a_verdict(tmp_path, name):
     assert codes == ["LL001"], [d.message for d in linter.lint_path(path).diagnostics]
 
 
-def test_branches_that_disagree_are_unknown_and_say_where(tmp_path):
+@pytest.mark.parametrize("first, second, expected", [
+    ("['gate_proj']", "['gate_proj', 'up_proj']", []),  # SigLIP has neither: language model only (Gemma 3)
+    ("['gate_proj']", "['gate_proj', 'fc1']", [("LL001", "as assigned on line 8")]),  # fc1: the tower's MLP
+    ("['fc1']", "['gate_proj', 'fc2']", [("LL001", "as assigned on line 6")]),  # both wrong: reported once
+])
+def test_branches_that_disagree_are_each_checked_and_reported_once(tmp_path, first, second, expected):
     path = tmp_path / "train.py"
-    path.write_text(HEAD + SCRIPTS["branches-agree"].replace("    targets = ['q_proj', 'v_proj']\nelse", "    targets = ['q_proj']\nelse") + TAIL)
-    (diag,) = lint(path)
-    assert diag.code == "LL901" and "takes different values in the branches around line" in diag.message
+    path.write_text(HEAD + f"import os\nif os.environ.get('SMALL'):\n    targets = {first}\nelse:\n    targets = {second}\n"
+                    "model = AutoModelForImageTextToText.from_pretrained('google/gemma-3-4b-it')\n"
+                    "model = get_peft_model(model, LoraConfig(target_modules=targets))\n" + TAIL)
+    diagnostics = lint(path)
+    assert [(d.code, next((e for _, e in expected if e in d.message), None)) for d in diagnostics] == expected
+    assert all(d.fix is None or d.fix.applicability == "unsafe" for d in diagnostics)  # `targets` holds two values
 
 
 def test_model_flag_applies_to_a_model_from_run_time(tmp_path):
@@ -182,3 +190,13 @@ def test_chat_data_and_the_processing_class_are_evidence(tmp_path, evidence, mod
                     "model = get_peft_model(model, LoraConfig(target_modules=['q_proj', 'v_proj']))\n" + evidence)
     (analysis,) = Linter(Settings(root=tmp_path), Resolver(offline=True)).lint_path(path).analyses
     assert analysis.modality == modality
+
+
+def test_model_flag_with_another_architecture_says_which_class_was_built(tmp_path):
+    path = tmp_path / "train.py"
+    path.write_text("from peft import LoraConfig, get_peft_model\nfrom transformers import Qwen2_5_VLForConditionalGeneration\n"
+                    "model = Qwen2_5_VLForConditionalGeneration.from_pretrained('Qwen/Qwen2.5-VL-7B-Instruct')\n"
+                    "model = get_peft_model(model, LoraConfig(target_modules=['q_proj', 'v_proj']))\n" + TAIL)
+    (diag,) = lint(path, model="google/gemma-3-4b-it")
+    assert diag.code == "LL001" and "`model.vision_tower`" in diag.message
+    assert "built as Gemma3ForConditionalGeneration, not as the script's Qwen2_5_VLForConditionalGeneration" in diag.message

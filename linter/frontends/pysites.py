@@ -68,11 +68,9 @@ def extract_sites(pyfile: PythonFile) -> list[Site]:
             kind = "trl-model-config"
         else:
             continue
-        site = _site_for_call(pyfile, call, var, kind, loads, span_of)
-        if site is None:
-            continue
-        site.modality, site.evidence = modality.decide(declared, evidence)
-        sites.append(site)
+        for site in _site_for_call(pyfile, call, var, kind, loads, span_of):
+            site.modality, site.evidence = modality.decide(declared, evidence)
+            sites.append(site)
     return sites
 
 
@@ -86,7 +84,7 @@ def _model_loads(pyfile: PythonFile) -> list[_ModelLoad]:
         if NON_MODEL_CLASSES.search(cls):
             continue
         ref_node = _positional(call, 0) or _kw(call, "pretrained_model_name_or_path") or _kw(call, "model_name")
-        ref, reason = pyfile.evaluate(ref_node) if ref_node is not None else (UNKNOWN, "no model argument")
+        ref, reason = pyfile.evaluate(ref_node, alternatives=True) if ref_node is not None else (UNKNOWN, "no model argument")
         loads.append(_ModelLoad(call, var, cls, ref, reason if ref is UNKNOWN else ""))
     return loads
 
@@ -150,7 +148,7 @@ def _before(pyfile: PythonFile, first, second) -> bool:
     return (a.line, a.column) < (b.line, b.column)
 
 
-def _site_for_call(pyfile, call, var, kind, loads, span_of) -> Site | None:
+def _site_for_call(pyfile, call, var, kind, loads, span_of) -> list[Site]:
     fields: dict[str, tuple] = {}  # field -> (value node at the site, container)
     dict_node = None
     names = dict(TRL_MODEL_CONFIG_FIELDS) if kind == "trl-model-config" else {f: f for f in LORA_FIELDS}
@@ -181,18 +179,59 @@ def _site_for_call(pyfile, call, var, kind, loads, span_of) -> Site | None:
     if kind == "trl-model-config":
         use_peft, _ = pyfile.evaluate(_kw(call, "use_peft"))
         if use_peft is not True:
-            return None
+            return []
 
     values, origins, spans = {}, {}, {}
     for field_name, node in fields.items():
-        value, origin = pyfile.evaluate(node)
+        value, origin = pyfile.evaluate(node, alternatives=True)
         if value is UNKNOWN:
             unknown.append(f"`{field_name}` ({origin})")
             continue
         values[field_name] = value
         origins[field_name] = origin
         spans[field_name] = span_of(node)
+    if kind == "trl-model-config":
+        ref, reason = pyfile.evaluate(_kw(call, "model_name_or_path"), alternatives=True)
+        load = _ModelLoad(call, None, "", ref, "" if ref is not UNKNOWN else "model_name_or_path is not a constant")
+    else:
+        load = _model_for(pyfile, call, var, loads, kind)
+    sites = []
+    for variant, chosen, ref in _readings(values, load.ref):
+        reading = _ModelLoad(load.call, load.var, load.cls, ref, load.ref_reason)
+        site = _build_site(pyfile, call, kind, chosen, origins, spans, unknown, dict_node, reading, span_of)
+        site.variant = variant
+        sites.append(site)
+    return sites
 
+
+MAX_READINGS = 8
+
+
+def _readings(values: dict, ref):
+    """(label, values, model ref) for each combination of branch values (one reading when nothing disagrees)."""
+    from itertools import product
+
+    from .pyvalues import Alternatives
+
+    varying = {field: value for field, value in values.items() if isinstance(value, Alternatives)}
+    if isinstance(ref, Alternatives):
+        varying["<model>"] = ref
+    if not varying:
+        return [(None, values, ref)]
+    out = []
+    for combination in list(product(*(alt.options for alt in varying.values())))[:MAX_READINGS]:
+        chosen, model, labels = dict(values), ref, []
+        for (field, alt), (value, line) in zip(varying.items(), combination):
+            labels.append(f"`{alt.name}` as assigned on line {line}")
+            if field == "<model>":
+                model = value
+            else:
+                chosen[field] = value
+        out.append(("with " + " and ".join(labels), chosen, model))
+    return out
+
+
+def _build_site(pyfile, call, kind, values, origins, spans, unknown, dict_node, load, span_of) -> Site:
     spec = LoraSpec(
         target_modules=values.get("target_modules"),
         exclude_modules=values.get("exclude_modules"),
@@ -211,10 +250,6 @@ def _site_for_call(pyfile, call, var, kind, loads, span_of) -> Site | None:
 
         spec.target_modules = trl_targets(spec.target_modules)
         spec.r = values.get("r", 16)  # ModelConfig.lora_r defaults to 16
-        load = _ModelLoad(call, None, "", *pyfile.evaluate(_kw(call, "model_name_or_path")))
-        load.ref_reason = "" if load.ref is not UNKNOWN else "model_name_or_path is not a constant"
-    else:
-        load = _model_for(pyfile, call, var, loads, kind)
     call_span = span_of(call)
     anchor_field = "target_modules" if "target_modules" in spans else next(iter(spans), None)
     site = Site(
@@ -227,7 +262,7 @@ def _site_for_call(pyfile, call, var, kind, loads, span_of) -> Site | None:
         lora=spec,
         relative_to=pyfile.path.parent,
         spans=spans,
-        origins=origins,
+        origins=dict(origins),
         syntax="python-dict" if dict_node is not None else "python-call",
         anchor=spans.get(anchor_field) if anchor_field else _last_arg_span(call, span_of),
     )

@@ -31,6 +31,15 @@ UNKNOWN = _Unknown()
 
 
 @dataclass(frozen=True)
+class Alternatives:
+    """A name whose reaching assignments disagree (the branches of an `if`): each value with its line.
+    Only `evaluate(..., alternatives=True)` returns one; anywhere else it is UNKNOWN."""
+
+    name: str
+    options: tuple  # ((value, line), ...)
+
+
+@dataclass(frozen=True)
 class Namespace:
     """A simple settings object (SimpleNamespace, a dataclass instance) with the fields' values."""
 
@@ -274,8 +283,16 @@ class PythonFile:
         self.positions = self.wrapper.resolve(PositionProvider)
 
     # -- evaluation --------------------------------------------------------------------------
-    def evaluate(self, node, depth: int = 0, origin: str = "literal"):
-        """(value, origin) of an expression, or (UNKNOWN, reason)."""
+    def evaluate(self, node, depth: int = 0, origin: str = "literal", alternatives: bool = False):
+        """(value, origin) of an expression, or (UNKNOWN, reason); with `alternatives`, a name whose branches
+        disagree gives Alternatives (each value is then checked on its own)."""
+        value, origin = self._evaluate(node, depth, origin)
+        if isinstance(value, Alternatives) and not alternatives:
+            lines = ", ".join(str(line) for _, line in value.options)
+            return UNKNOWN, f"`{value.name}` takes different values in the branches (lines {lines})"
+        return value, origin
+
+    def _evaluate(self, node, depth: int, origin: str):
         if node is None or depth > 20:
             return UNKNOWN, "too indirect"
         if isinstance(node, cst.SimpleString):
@@ -476,7 +493,7 @@ class PythonFile:
                 return self._evaluate_parameter(name, depth)
             # a module-level name read inside a function: known if every module-level assignment agrees
             reaching = [b for b in bindings if b.scope is None]
-            return self._agreed(name, reaching, depth, f"`{name}` is assigned more than once")
+            return self._agreed(name, reaching, depth)
         if not reaching:
             return UNKNOWN, f"`{name}` is used before it is assigned"
         last = reaching[-1]
@@ -493,7 +510,7 @@ class PythonFile:
             if not before:
                 return UNKNOWN, f"`{name}` is assigned only conditionally (line {last.line})"
             alternatives.append(before[-1])
-        return self._agreed(name, alternatives, depth, f"`{name}` takes different values in the branches around line {last.line}")
+        return self._agreed(name, alternatives, depth, branches=True)
 
     def _value_of(self, binding: Binding, depth: int):
         if binding.value is None:
@@ -501,7 +518,7 @@ class PythonFile:
         value, origin = self.evaluate(binding.value, depth + 1, "constant")
         return value, ("constant" if origin == "literal" else origin)
 
-    def _agreed(self, name: str, bindings: list[Binding], depth: int, disagreement: str):
+    def _agreed(self, name: str, bindings: list[Binding], depth: int, branches: bool = False):
         values = [self._value_of(b, depth) for b in bindings]
         if not values:
             return UNKNOWN, f"`{name}` is not defined in this file"
@@ -510,7 +527,12 @@ class PythonFile:
                 return value, reason
         if all(v == values[0][0] and type(v) is type(values[0][0]) for v, _ in values):
             return values[-1]
-        return UNKNOWN, disagreement
+        if branches:
+            options = {}
+            for binding, (value, _) in zip(bindings, values):
+                options.setdefault(repr(value), (value, binding.line))
+            return Alternatives(name, tuple(sorted(options.values(), key=lambda o: o[1]))), "branch"
+        return UNKNOWN, f"`{name}` is assigned more than once"
 
     def _evaluate_parameter(self, name: str, depth: int):
         """A function parameter: the same constant at every call in the file, or its default."""
