@@ -87,8 +87,10 @@ def _match_site(analysis: Analysis, resolver: Resolver, overrides: Overrides) ->
         analysis.model, analysis.inventory = resolver.inventory(ref, _model_class(site, overrides),
                                                                 None if overrides.model else site.relative_to)
     except Unresolved as exc:
-        analysis.problems.append(Problem(Kind.MODEL_UNRESOLVED, str(exc)))
+        analysis.problems.append(Problem(Kind.MODEL_UNRESOLVED, str(exc), help=exc.help))
         return
+    if analysis.model is not None and analysis.model.via:
+        analysis.notes.append(f"model {analysis.model.via}")
     built = analysis.inventory.model_class
     if overrides.model and not overrides.model_class and site.model_class and site.model_class != built:
         analysis.notes.append(f"--model {ref} was built as {built}, not as the script's {site.model_class}")

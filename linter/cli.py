@@ -62,7 +62,7 @@ def cmd_report(args) -> int:
         settings = load_settings(Path.cwd())
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    resolver = Resolver(offline=args.offline or settings.offline, aliases=settings.models)
+    resolver = Resolver(offline=args.offline or settings.offline, aliases=settings.models, refresh=args.refresh)
     sites = []
     if args.paths:
         paths = [Path(p) for p in args.paths]
@@ -105,7 +105,9 @@ def cmd_report(args) -> int:
         if analysis.unresolved:
             cell = f"cell {site['cell']}:" if site.get("cell") else ""
             where = f"{site['file']}:{cell}{site['line']}: " if site["file"] else ""
-            print(f"loralint: {where}cannot resolve model {site['model']['ref']!r}: {analysis.unresolved.reason}",
+            problem = analysis.unresolved
+            way_out = f". To check it: {problem.help}" if problem.help else ""
+            print(f"loralint: {where}cannot resolve model {site['model']['ref']!r}: {problem.reason}{way_out}",
                   file=sys.stderr)
             failed = True
         elif site["error"]:
@@ -130,7 +132,7 @@ def cmd_check(args) -> int:
         settings = load_settings(Path.cwd(), Path(args.config) if args.config else None)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    resolver = Resolver(offline=args.offline or settings.offline, aliases=settings.models)
+    resolver = Resolver(offline=args.offline or settings.offline, aliases=settings.models, refresh=args.refresh)
     linter = Linter(settings, resolver, modality=None if args.modality == "auto" else args.modality,
                     model=args.model, select=_split_list(args.select), ignore=_split_list(args.ignore))
 
@@ -178,11 +180,12 @@ def cmd_inventory(args) -> int:
     from .inventory import write_json_atomic
     from .resolve import Resolver, Unresolved
 
-    resolver = Resolver(offline=args.offline)
+    resolver = Resolver(offline=args.offline, refresh=args.refresh)
     try:
         model, inv = resolver.inventory(args.ref, args.model_class)
     except Unresolved as exc:
-        print(f"loralint: cannot resolve model {args.ref!r}: {exc}", file=sys.stderr)
+        way_out = f". To check it: {exc.help}" if exc.help else ""
+        print(f"loralint: cannot resolve model {args.ref!r}: {exc}{way_out}", file=sys.stderr)
         return EXIT_FINDINGS
     data = inv.to_json()
     if args.output:
@@ -222,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--modality", choices=["text", "multimodal"], help="declare the training data's modality")
     report.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     report.add_argument("--offline", action="store_true", help="never download a config.json")
+    report.add_argument("--refresh", action="store_true", help="retry models whose download failed recently")
     report.set_defaults(func=cmd_report)
 
     check = sub.add_parser("check", help="lint training scripts and configs")
@@ -236,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="declare the training data's modality for every site (default: inferred)")
     check.add_argument("--model", help="base model for every site (overrides what the files name)")
     check.add_argument("--offline", action="store_true", help="never download a config.json")
+    check.add_argument("--refresh", action="store_true", help="retry models whose download failed recently")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
     check.add_argument("--config", help="pyproject.toml to read [tool.loralint] from")
     check.set_defaults(func=cmd_check)
@@ -247,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     inventory.add_argument("ref", help="hub id, local directory with config.json, or config.json")
     inventory.add_argument("-o", "--output", help="file to write (default: stdout)")
     inventory.add_argument("--model-class", help="transformers class the model is loaded with")
-    inventory.add_argument("--offline", action="store_true")
+    inventory.add_argument("--offline", action="store_true", help="never download a config.json")
+    inventory.add_argument("--refresh", action="store_true", help="retry a model whose download failed recently")
     inventory.set_defaults(func=cmd_inventory)
     return parser
 

@@ -29,3 +29,4 @@ class Problem:
     reason: str
     span: Span | None = None  # where it is; None: the site's own location
     file: str | None = None  # when it is not the site's file (saved weights beside an adapter config)
+    help: str | None = None  # the way out, for the user

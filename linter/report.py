@@ -21,6 +21,8 @@ def site_json(analysis: Analysis) -> dict:
     if analysis.model is not None:
         model["ref"] = analysis.model.ref
         model["source"] = analysis.model.source
+        if analysis.model.via:
+            model["via"] = analysis.model.via
     if inv is not None:
         model.update(model_type=inv.model_type, model_class=inv.model_class)
         model["inventory"] = inv.source

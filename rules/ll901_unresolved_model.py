@@ -16,7 +16,9 @@ def check(ctx: RuleContext):
     if problem is not None:
         ref = analysis.site.model_ref
         what = f"model {ref!r}" if ref and problem.kind is Kind.MODEL_UNRESOLVED else "this LoRA site"
-        yield ctx.diagnostic(f"cannot check {what}: {problem.reason}", ctx.site.call_span or ctx.span_for("target_modules"))
+        way_out = f". To check it: {problem.help}" if problem.help else ""
+        yield ctx.diagnostic(f"cannot check {what}: {problem.reason}{way_out}",
+                             ctx.site.call_span or ctx.span_for("target_modules"))
     weights = analysis.problem(Kind.NOT_AUDITABLE, weights=True)
     if weights is not None:
         name = analysis.site.weights.name
