@@ -324,9 +324,12 @@ class Resolver:
             raise _http_failure(ref, exc.code, exc.headers.get("X-Error-Code", ""), bool(token)) from None
         except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
-            self._network_down = f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
             if isinstance(reason, (socket.timeout, TimeoutError)):
                 self._network_down = f"no answer within {DOWNLOAD_BUDGET_SECONDS} s"
+            elif isinstance(reason, socket.gaierror):
+                self._network_down = "its host name does not resolve (no network?)"
+            else:
+                self._network_down = f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
             raise Unresolved(f"could not reach the Hugging Face Hub ({hub_endpoint()}) for {ref}: "
                              f"{self._network_down}", "no-network") from None
         if len(data) > MAX_CONFIG_BYTES:
