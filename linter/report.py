@@ -17,7 +17,7 @@ REPORT_VERSION = 1
 def site_json(analysis: Analysis) -> dict:
     site, inv, result = analysis.site, analysis.inventory, analysis.result
     model = {"ref": site.model_ref, "model_type": None, "model_class": None, "source": None}
-    lora = (analysis.spec or site.lora).describe()
+    lora = (analysis.spec or site.lora).describe() if (analysis.spec or site.lora) is not None else {}
     if analysis.model is not None:
         model["ref"] = analysis.model.ref
         model["source"] = analysis.model.source

@@ -12,7 +12,7 @@ from .site import Span
 # How a value found in a file may be rewritten: a value that came through a command-line flag, an
 # environment variable or a function parameter is also the user's override point, and a name whose `if`
 # branches disagree holds more than one value, so rewriting it at the site is not safe to do unasked.
-OVERRIDABLE_ORIGINS = {"argparse", "env", "parameter", "branch"}
+OVERRIDABLE_ORIGINS = {"argparse", "env", "parameter", "branch", "docstring"}
 
 
 @dataclass

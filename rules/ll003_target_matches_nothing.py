@@ -1,11 +1,14 @@
 """LL003 target-matches-nothing: an entry of target_modules or exclude_modules names no module."""
 
-from loralint.rule import RuleContext
+from dataclasses import replace
+
+from loralint.matching import match
+from loralint.rule import SAFE, UNSAFE, RuleContext
 
 CODE = "LL003"
 NAME = "target-matches-nothing"
 SEVERITY = "error"
-FIX = None
+FIX = SAFE
 SUMMARY = "An entry of a target_modules or exclude_modules list matches no module of the model."
 
 
@@ -22,7 +25,36 @@ def check(ctx: RuleContext):
         verb = "matches" if len(entries) == 1 else "match"
         message = (f"{names} in {field} {verb} no module of {model}; PEFT ignores "
                    f"{'it' if len(entries) == 1 else 'them'} silently")
-        yield ctx.diagnostic(message, ctx.span_for(field))
+        fix = None
+        if field == "target_modules" and any("," in e for e in entries):
+            message += (" (a list flag is not split on commas: `--lora_target_modules a, b` passes `a,` and `b`)"
+                        if ctx.site.syntax in ("shell", "docstring") else " (the commas are part of the names)")
+            fix = _without_commas(ctx)
+        yield ctx.diagnostic(message, ctx.span_for(field), fix)
+
+
+def _without_commas(ctx: RuleContext):
+    """The list split on its commas, as the user meant it; safe when it puts no adapter on a dead module."""
+    from loralint import frontends
+    from loralint.diagnostics import Fix
+
+    analysis, site = ctx.analysis, ctx.site
+    if "target_modules" not in site.spans:
+        return None
+    cleaned = list(dict.fromkeys(part.strip() for entry in site.lora.target_modules for part in entry.split(",")
+                                 if part.strip()))
+    result = match(analysis.inventory, replace(analysis.spec, target_modules=cleaned))
+    if result.error or result.dead_target_entries:
+        return None
+    from loralint.rule import OVERRIDABLE_ORIGINS
+
+    adds_dead = any(analysis.inventory.text_only_dead(a.module) for a in result.adapted)
+    applicability = UNSAFE if adds_dead or site.origins.get("target_modules") in OVERRIDABLE_ORIGINS else SAFE
+    frontend = frontends.for_site(site)
+    edit, _ = frontend.edit_for(site, ctx.text, "target_modules", cleaned)
+    if edit is None:
+        return None
+    return Fix(applicability, f"split the entries on their commas: {frontend.spell(site, cleaned)}", [edit])
 
 
 VALID = [

@@ -17,19 +17,22 @@ from .errors import FrontEndError
 from .notebook import Notebook
 from .peft_adapter import AdapterConfig
 from .python import PythonScript
+from .shell import LaunchSemantics, ShellScript
 from .trainer_config import TrainerConfig, trainers
 from .weights import SavedWeights
 
 # in claiming order: the first that claims a file reads it (adapter_config.json before other JSON)
-FILE_KINDS: list[FrontEnd] = [PythonScript(), Notebook(), AdapterConfig(), TrainerConfig(), SavedWeights()]
+FILE_KINDS: list[FrontEnd] = [PythonScript(), Notebook(), AdapterConfig(), TrainerConfig(), ShellScript(),
+                              SavedWeights()]
 
 
 @cache
 def _by_name() -> dict[str, FrontEnd]:
     """Front ends whose semantics a site can carry: the file kinds, the trainers, Unsloth (found in scripts)."""
+    from .clis import Swift
     from .unsloth import Unsloth
 
-    return {fe.name: fe for fe in [*FILE_KINDS, *trainers(), Unsloth()]}
+    return {fe.name: fe for fe in [*FILE_KINDS, *trainers(), Unsloth(), LaunchSemantics(), Swift()]}
 
 
 def for_path(path: Path) -> FrontEnd | None:

@@ -24,7 +24,7 @@ def _nesting_depth(text: str) -> int:
 
 
 MAX_SYNTAX_NODES = 100_000  # libcst needs ~25 s for a 800 KB file; no training script is that large
-LORA_CALL_NAMES = {"LoraConfig", "get_peft_model", "ModelConfig"}
+LORA_CALL_NAMES = {"LoraConfig", "get_peft_model", "ModelConfig", "get_peft_config"}
 
 
 def _has_lora_call(tree: ast.Module) -> bool:

@@ -24,13 +24,27 @@ UNSLOTH_VISION = ("FastVisionModel.get_peft_model", "FastModel.get_peft_model")
 UNSLOTH_LANGUAGE = ("FastLanguageModel.get_peft_model",)
 UNSLOTH_LOADERS = ("FastVisionModel", "FastLanguageModel", "FastModel")
 TRL_MODEL_CONFIG_FIELDS = {"lora_target_modules": "target_modules", "lora_r": "r",
-                           "lora_modules_to_save": "modules_to_save", "use_dora": "use_dora"}
+                           "lora_modules_to_save": "modules_to_save", "use_dora": "use_dora",
+                           "lora_target_parameters": "target_parameters"}
 
 
 class _SpanMaker:
     def __init__(self, pyfile: PythonFile):
         self.pyfile = pyfile
         self.starts = line_starts(pyfile.text)
+
+    def value(self, node, origin: str) -> Span | None:
+        """Where a fix may rewrite a setting: the launch's words when the launch gave it, the script's
+        expression otherwise (none when the site is located in a launch and the value is the script's)."""
+        launch = self.pyfile.launch
+        if launch is None:
+            return self(node) if node is not None else None
+        if origin.startswith("launch:"):
+            given = self.pyfile.given().get(origin[len("launch:"):])
+            if given is not None and given.words:
+                first, last = given.words[0].span, given.words[-1].span
+                return Span(first.start, last.end, first.line, first.column, last.end_line, last.end_column)
+        return None
 
     def __call__(self, node) -> Span:
         rng = self.pyfile.span(node)
@@ -66,9 +80,13 @@ def extract_sites(pyfile: PythonFile) -> list[Site]:
             kind = "unsloth-language"
         elif name.endswith("ModelConfig") and _kw(call, "use_peft") is not None:
             kind = "trl-model-config"
+        elif name.rpartition(".")[2] == "get_peft_config":
+            kind = "trl-parsed"
         else:
             continue
-        for site in _site_for_call(pyfile, call, var, kind, loads, span_of):
+        found = (_sites_for_parsed_config(pyfile, call, var, loads, span_of) if kind == "trl-parsed"
+                 else _site_for_call(pyfile, call, var, kind, loads, span_of))
+        for site in found:
             site.modality, site.evidence = modality.decide(declared, evidence)
             sites.append(site)
     return sites
@@ -181,15 +199,44 @@ def _site_for_call(pyfile, call, var, kind, loads, span_of) -> list[Site]:
         if use_peft is not True:
             return []
 
-    values, origins, spans = {}, {}, {}
+    evaluated = {}
     for field_name, node in fields.items():
         value, origin = pyfile.evaluate(node, alternatives=True)
+        evaluated[field_name] = (value, origin, span_of.value(node, origin))
+    return _sites_from_values(pyfile, call, var, kind, loads, span_of, evaluated, unknown, dict_node)
+
+
+def _sites_for_parsed_config(pyfile, call, var, loads, span_of) -> list[Site]:
+    """TRL's `get_peft_config(model_args)`: LoRA only with `use_peft`, its fields from ModelConfig as the
+    parser fills it (the launch's flags, else TRL's defaults)."""
+    from .pyvalues import Namespace
+
+    argument = _positional(call, 0) or _kw(call, "model_args") or _kw(call, "model_config")
+    namespace, reason = pyfile.evaluate(argument) if argument is not None else (UNKNOWN, "no argument")
+    if not isinstance(namespace, Namespace):
+        return []
+    use_peft, _ = namespace.get("use_peft", "argparse")
+    if use_peft is not True:
+        return []
+    evaluated = {}
+    for flag, field_name in TRL_MODEL_CONFIG_FIELDS.items():
+        value, origin = namespace.get(flag, "argparse")
+        if value is None and origin == "argparse":
+            continue  # TRL passes None: PEFT's own default
+        evaluated[field_name] = (value, origin, span_of.value(None, origin))
+    return _sites_from_values(pyfile, call, var, "trl-parsed", loads, span_of, evaluated, [], None)
+
+
+def _sites_from_values(pyfile, call, var, kind, loads, span_of, evaluated, unknown, dict_node) -> list[Site]:
+    values, origins, spans = {}, {}, {}
+    for field_name, (value, origin, span) in evaluated.items():
         if value is UNKNOWN:
             unknown.append(f"`{field_name}` ({origin})")
             continue
         values[field_name] = value
         origins[field_name] = origin
-        spans[field_name] = span_of(node)
+        if span is not None:
+            spans[field_name] = span
     if kind == "trl-model-config":
         ref, reason = pyfile.evaluate(_kw(call, "model_name_or_path"), alternatives=True)
         load = _ModelLoad(call, None, "", ref, "" if ref is not UNKNOWN else "model_name_or_path is not a constant")
@@ -245,7 +292,7 @@ def _build_site(pyfile, call, kind, values, origins, spans, unknown, dict_node, 
         target_parameters=values.get("target_parameters"),
         task_type=values.get("task_type") if isinstance(values.get("task_type"), str) else None,
     )
-    if kind == "trl-model-config":
+    if kind in ("trl-model-config", "trl-parsed"):
         from .trl import trl_targets
 
         spec.target_modules = trl_targets(spec.target_modules)
@@ -256,7 +303,7 @@ def _build_site(pyfile, call, kind, values, origins, spans, unknown, dict_node, 
         file=str(pyfile.path),
         line=call_span.line,
         column=call_span.column,
-        framework={"peft": "peft", "trl-model-config": "trl"}.get(kind, "unsloth"),
+        framework={"peft": "peft", "trl-model-config": "trl", "trl-parsed": "trl"}.get(kind, "unsloth"),
         model_ref=load.ref if isinstance(load.ref, str) else None,
         model_class=load.cls if load.cls and not load.cls.startswith(UNSLOTH_LOADERS) and load.cls[0].isupper() else None,
         lora=spec,
@@ -274,7 +321,30 @@ def _build_site(pyfile, call, kind, values, origins, spans, unknown, dict_node, 
         site.problem = Problem(Kind.NOT_STATIC, "not statically known: " + ", ".join(unknown))
     if kind.startswith("unsloth"):
         _apply_unsloth(site, kind, values)
+    if pyfile.launch is not None:
+        _locate_at_launch(site, pyfile, kind)
     return site
+
+
+def _locate_at_launch(site: Site, pyfile: PythonFile, kind: str) -> None:
+    """A site whose values a launch gives is reported where the launch is written, at its flags."""
+    launch = pyfile.launch
+    site.file = str(launch.file)
+    site.line, site.column = launch.span.line, launch.span.column
+    site.call_span = launch.span
+    site.frontend, site.syntax = "launch", launch.syntax
+    flags = {field: flag for flag, field in TRL_MODEL_CONFIG_FIELDS.items()} if kind == "trl-parsed" else {}
+    for field, origin in list(site.origins.items()):
+        if origin.startswith("launch:"):
+            flags[field] = origin[len("launch:"):]
+            if launch.syntax == "docstring":
+                site.origins[field] = "docstring"  # usage in documentation: rewritten only when asked
+    site.key_names = flags
+    site.anchor = launch.words[-1].span if launch.words else None
+    # a flag taking a list: a one-entry list is a regex only where TRL turns it into a string
+    site.flags = {"one_entry_is_regex": kind == "trl-parsed"}
+    if launch.label:  # one of a loop's launches: findings shared by all are reported once
+        site.variant = f"when {launch.label}" + (f", {site.variant}" if site.variant else "")
 
 
 def _last_arg_span(call: cst.Call, span_of) -> Span | None:

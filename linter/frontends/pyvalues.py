@@ -15,7 +15,9 @@ from pathlib import Path
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from .cliargs import PARSE_METHODS, PARSERS, TRL_DATACLASSES, FlagSpec, parse_flags, spec_from_annotation
 from .errors import FrontEndError
+from .launch import UNKNOWN_WORD
 from .notebook import BROKEN_CELL_VALUE
 
 
@@ -45,12 +47,13 @@ class Namespace:
 
     name: str
     fields: dict
+    origins: dict | None = None  # per field, when fields come from different places (a launch, defaults)
 
     def get(self, key: str, origin: str):
         value = self.fields.get(key, UNKNOWN)
         if isinstance(value, _Unknown):
             return UNKNOWN, value.reason or f"`{self.name}` has no constant field `{key}`"
-        return value, origin
+        return value, (self.origins or {}).get(key, origin)
 
     def __hash__(self):
         return hash(self.name)
@@ -111,6 +114,10 @@ class _Collector(cst.CSTVisitor):
         self.calls: list[tuple[cst.Call, str | None]] = []  # (call, name it is assigned to)
         self.lora_names = {"LoraConfig", "peft.LoraConfig"}
         self.argparse_defaults: dict[str, cst.BaseExpression] = {}
+        self.argparse_specs: dict[str, dict] = {}  # dest -> {"nargs", "type", "action"}
+        self.dataclasses: dict[str, dict[str, tuple[str, object]]] = {}  # class -> field -> (annotation, default)
+        self.parsers: dict[str, list[str]] = {}  # parser variable -> dataclass names, in order
+        self.parsed: dict[str, tuple[str, cst.CSTNode]] = {}  # variable -> (dataclass it holds, the parse call)
         self.call_args: dict[str, list[cst.Call]] = {}
         self.strings: list[tuple[str, cst.CSTNode]] = []
         self.names: list[tuple[str, cst.CSTNode]] = []
@@ -145,6 +152,15 @@ class _Collector(cst.CSTVisitor):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.setdefault(node.name.value, node)
+        if any(_dotted(d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator) in ("dataclass", "dataclasses.dataclass")
+               for d in node.decorators):
+            fields = {}
+            for statement in node.body.body:
+                for small in getattr(statement, "body", []):
+                    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                        annotation = cst.Module([]).code_for_node(small.annotation.annotation)
+                        fields[small.target.value] = (annotation, small.value)
+            self.dataclasses[node.name.value] = fields
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._functions.pop()
@@ -207,6 +223,25 @@ class _Collector(cst.CSTVisitor):
         if isinstance(node.value, cst.Call):
             self.calls.append((node.value, target))
             self._claimed = node.value
+            self._parser_assignment(node)
+
+    def _parser_assignment(self, node: cst.Assign) -> None:
+        """`parser = TrlParser((A, B, C))` and `a, b, c = parser.parse_args_and_config()`."""
+        call, target = node.value, node.targets[0].target
+        name = _dotted(call.func) or ""
+        if name in PARSERS and isinstance(target, cst.Name) and call.args:
+            first = call.args[0].value
+            elements = first.elements if isinstance(first, (cst.Tuple, cst.List)) else [first]
+            self.parsers[target.value] = [_dotted(getattr(e, "value", e)) or "" for e in elements]
+        method = call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+        owner = _dotted(call.func.value) if isinstance(call.func, cst.Attribute) else None
+        if method in PARSE_METHODS and owner in self.parsers:
+            classes = self.parsers[owner]
+            names = target.elements if isinstance(target, (cst.Tuple, cst.List)) else [target]
+            for index, element in enumerate(names):
+                element = getattr(element, "value", element)
+                if isinstance(element, cst.Name) and index < len(classes):
+                    self.parsed[element.value] = (classes[index], call)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if isinstance(node.target, cst.Name) and node.value is not None:
@@ -249,6 +284,8 @@ class _Collector(cst.CSTVisitor):
         default = _kw(node, "default")
         if dest and default is not None:
             self.argparse_defaults[dest] = default
+        if dest:
+            self.argparse_specs[dest] = {key: _kw(node, key) for key in ("nargs", "type", "action")}
 
     # evidence raw material --------------------------------------------------
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
@@ -269,9 +306,12 @@ class _Collector(cst.CSTVisitor):
 
 
 class PythonFile:
-    def __init__(self, text: str, path: Path):
+    def __init__(self, text: str, path: Path, launch=None, launch_args: list | None = None):
         self.text = text
         self.path = path
+        self.launch = launch  # the command line that runs the script (None: the script on its own)
+        self.launch_args = launch_args  # the words that launch passes to the script
+        self._given = None
         module = parse_module(text)  # the caller has vetted the text with pyscan.scan
         self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self.module = self.wrapper.module
@@ -281,6 +321,76 @@ class PythonFile:
         except RecursionError:
             raise FrontEndError("file too deeply nested to analyse") from None
         self.positions = self.wrapper.resolve(PositionProvider)
+
+    # -- the command line -----------------------------------------------------------------------
+    def command_line_specs(self) -> dict[str, FlagSpec]:
+        """Every option the script's parsers accept: its dataclasses' fields and its argparse options."""
+        specs: dict[str, FlagSpec] = {}
+        for classes in self.collector.parsers.values():
+            for cls in classes:
+                specs.update(self._dataclass_specs(cls))
+        for dest, options in self.collector.argparse_specs.items():
+            specs[dest] = self._argparse_spec(dest, options)
+        return specs
+
+    def _dataclass_specs(self, cls: str) -> dict[str, FlagSpec]:
+        if cls in self.collector.dataclasses:
+            return {name: spec_from_annotation(annotation, default)
+                    for name, (annotation, default) in self.collector.dataclasses[cls].items()}
+        return dict(TRL_DATACLASSES.get(cls.rpartition(".")[2], {}))
+
+    def _argparse_spec(self, dest: str, options: dict) -> FlagSpec:
+        action, _ = self.evaluate(options.get("action")) if options.get("action") is not None else (None, "")
+        if action in ("store_true", "store_false"):
+            return FlagSpec("bool", action == "store_false")
+        nargs, _ = self.evaluate(options.get("nargs")) if options.get("nargs") is not None else (None, "")
+        kind = _dotted(options.get("type")) if options.get("type") is not None else "str"
+        kind = kind if kind in ("int", "float") else "str"
+        if nargs in ("+", "*") or isinstance(nargs, int) and nargs > 1:
+            return FlagSpec("list", None, kind)
+        return FlagSpec(kind)
+
+    def given(self) -> dict:
+        """What the launch's words give, by option name (parsed once)."""
+        if self._given is None:
+            self._given = parse_flags(self.launch_args or [], self.command_line_specs())
+        return self._given
+
+    def _command_line_value(self, dest: str, default_value, default_origin: str):
+        given = self.given().get(dest) if self.launch_args is not None else None
+        if given is None:
+            return default_value, default_origin
+        if given.value is UNKNOWN_WORD:
+            return UNKNOWN, f"`--{dest}` is not a constant in the launch"
+        return given.value, f"launch:{dest}"
+
+    def _parsed_namespace(self, cls: str, depth: int):
+        """A dataclass instance a parser fills: each field from the launch, else its default."""
+        values, origins = {}, {}
+        for name, spec in self._dataclass_specs(cls).items():
+            default = spec.default
+            if isinstance(default, cst.CSTNode):
+                default = self._field_default(default, depth)
+            value, origin = self._command_line_value(name, default, "argparse")
+            values[name] = value if value is not UNKNOWN else _Unknown(origin)
+            origins[name] = origin
+        return Namespace(cls, values, origins)
+
+    def _field_default(self, node, depth: int):
+        """`x: int = 16`, `field(default=16)`, `field(default_factory=lambda: [...])`."""
+        if isinstance(node, cst.Call) and (_dotted(node.func) or "").endswith("field"):
+            default = _kw(node, "default")
+            factory = _kw(node, "default_factory")
+            if default is not None:
+                node = default
+            elif isinstance(factory, cst.Lambda):
+                node = factory.body
+            elif factory is not None:
+                node = cst.Call(func=factory)
+            else:
+                return None
+        value, _ = self.evaluate(node, depth + 1)
+        return None if value is UNKNOWN else value
 
     # -- evaluation --------------------------------------------------------------------------
     def evaluate(self, node, depth: int = 0, origin: str = "literal", alternatives: bool = False):
@@ -364,9 +474,14 @@ class PythonFile:
             return self._evaluate_call(node, depth)
         if isinstance(node, cst.Attribute):
             # args.lora_target -> argparse default
-            if isinstance(node.value, cst.Name) and node.attr.value in self.collector.argparse_defaults:
-                value, _ = self.evaluate(self.collector.argparse_defaults[node.attr.value], depth + 1)
-                return (value, "argparse") if value is not UNKNOWN else (UNKNOWN, "argparse")
+            if (isinstance(node.value, cst.Name) and node.value.value not in self.collector.parsed
+                    and node.attr.value in self.collector.argparse_specs):
+                dest = node.attr.value
+                default = self.collector.argparse_defaults.get(dest)
+                value, _ = self.evaluate(default, depth + 1) if default is not None else (None, "")
+                if self.launch_args is None and default is None:
+                    return UNKNOWN, f"`--{dest}` has no default and no launch gives it"
+                return self._command_line_value(dest, value, "argparse")
             if isinstance(node.value, (cst.Name, cst.Call, cst.Attribute, cst.Subscript)):
                 base, origin = self.evaluate(node.value, depth + 1, origin)
                 if isinstance(base, Namespace):
@@ -478,6 +593,8 @@ class PythonFile:
         """The value of the assignment that reaches this use, in execution order (statement order; a
         notebook's cells in order). Branches that all assign the same value agree; otherwise unknown."""
         name = node.value
+        if name in self.collector.parsed:
+            return self._parsed_namespace(self.collector.parsed[name][0], depth), "argparse"
         bindings = self.collector.bindings.get(name, [])
         if not bindings:
             return self._evaluate_parameter(name, depth)
