@@ -229,3 +229,30 @@ def test_json_output_locates_launch_findings_in_the_shell_file(tmp_path):
         main(["check", "--offline", "--output-format", "json", str(run)])
     (diag,) = json.loads(out.getvalue())
     assert diag["file"].endswith("run.sh") and diag["line"] == 2 and diag["fix"]["edits"][0]["line"] == 2
+
+
+def test_user_dataclasses_and_trl_config_files(tmp_path):
+    (tmp_path / "train.py").write_text(
+        "from dataclasses import dataclass, field\nfrom transformers import HfArgumentParser, AutoModelForImageTextToText\n"
+        "from peft import LoraConfig, get_peft_model\n@dataclass\nclass LoraArguments:\n"
+        "    model: str = 'google/gemma-3-4b-it'\n    targets: list[str] = field(default_factory=lambda: ['gate_proj'])\n"
+        "    rank: int = 8\n"
+        "if __name__ == '__main__':\n    (lora_args,) = HfArgumentParser((LoraArguments,)).parse_args_into_dataclasses()\n"
+        "    model = AutoModelForImageTextToText.from_pretrained(lora_args.model)\n"
+        "    model = get_peft_model(model, LoraConfig(r=lora_args.rank, target_modules=lora_args.targets))\n")
+    run = tmp_path / "run.sh"
+    run.write_text("# loralint: modality=text\npython train.py --rank 4\npython train.py --targets gate_proj fc1\n")
+    (diag,) = lint(run)  # the defaults (gate_proj) stay on the language model; fc1 reaches the vision tower
+    assert (diag.code, diag.span.line) == ("LL001", 3)
+
+
+def test_trl_config_file_sets_defaults_and_flags_override(repo):
+    script = repo / "examples/scripts/sft_vlm.py"
+    script.write_text(TRL_SCRIPT.split('"""', 2)[2])
+    (repo / "recipe.yaml").write_text("model_name_or_path: google/gemma-3-4b-it\nuse_peft: true\n"
+                                      "lora_target_modules: [q_proj, v_proj]\ndataset_name: trl-lib/Capybara\n")
+    run = repo / "run.sh"
+    run.write_text("python examples/scripts/sft_vlm.py --config recipe.yaml\n"
+                   "python examples/scripts/sft_vlm.py --config recipe.yaml --lora_target_modules gate_proj up_proj\n")
+    diagnostics = lint(run)
+    assert [(d.code, d.span.line) for d in diagnostics] == [("LL002", 1)]  # the file's targets; the flags' are live

@@ -233,10 +233,18 @@ class _Collector(cst.CSTVisitor):
             first = call.args[0].value
             elements = first.elements if isinstance(first, (cst.Tuple, cst.List)) else [first]
             self.parsers[target.value] = [_dotted(getattr(e, "value", e)) or "" for e in elements]
+            return
         method = call.func.attr.value if isinstance(call.func, cst.Attribute) else None
-        owner = _dotted(call.func.value) if isinstance(call.func, cst.Attribute) else None
-        if method in PARSE_METHODS and owner in self.parsers:
-            classes = self.parsers[owner]
+        owner = call.func.value if isinstance(call.func, cst.Attribute) else None
+        classes = None
+        if isinstance(owner, cst.Call) and (_dotted(owner.func) or "") in PARSERS and owner.args:
+            first = owner.args[0].value  # HfArgumentParser((A, B)).parse_args_into_dataclasses()
+            elements = first.elements if isinstance(first, (cst.Tuple, cst.List)) else [first]
+            classes = [_dotted(getattr(e, "value", e)) or "" for e in elements]
+            self.parsers[f"<inline parser {id(owner)}>"] = classes  # its options are on the command line too
+        elif owner is not None and _dotted(owner) in self.parsers:
+            classes = self.parsers[_dotted(owner)]
+        if method in PARSE_METHODS and classes is not None:
             names = target.elements if isinstance(target, (cst.Tuple, cst.List)) else [target]
             for index, element in enumerate(names):
                 element = getattr(element, "value", element)
@@ -351,10 +359,36 @@ class PythonFile:
         return FlagSpec(kind)
 
     def given(self) -> dict:
-        """What the launch's words give, by option name (parsed once)."""
+        """What the launch's words give, by option name (parsed once). With TrlParser, `--config file.yaml`
+        sets values first and the flags override them (`TrlParser.parse_args_and_config`)."""
         if self._given is None:
-            self._given = parse_flags(self.launch_args or [], self.command_line_specs())
+            specs = self.command_line_specs()
+            self._given = {**self._config_file_values(specs), **parse_flags(self.launch_args or [], specs)}
         return self._given
+
+    def _config_file_values(self, specs: dict) -> dict:
+        from .cliargs import Given
+
+        words = self.launch_args or []
+        if "TrlParser" not in self.text:
+            return {}
+        for flag, value in zip(words, words[1:]):
+            if flag.value == "--config" and isinstance(value.value, str):
+                break
+        else:
+            return {}
+        from .. import safe_yaml
+        from .shell import script_of
+
+        path = script_of(self.launch, value.value) if self.launch is not None else None
+        try:
+            _, data = safe_yaml.load(path.read_text(encoding="utf-8")) if path is not None else (None, None)
+        except (OSError, UnicodeDecodeError, FrontEndError):
+            data = None
+        if not isinstance(data, dict):
+            return {}
+        # values from the file: no words to rewrite in the launch (a fix belongs in the file)
+        return {key: Given(data[key], [], flag) for key in specs if key in data}
 
     def _command_line_value(self, dest: str, default_value, default_origin: str):
         given = self.given().get(dest) if self.launch_args is not None else None
