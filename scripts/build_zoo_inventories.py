@@ -7,7 +7,6 @@ Run: python scripts/build_zoo_inventories.py
 
 import json
 import sys
-from pathlib import Path
 
 from loralint.build import BuildError, build_meta_model, inventory_from_model, make_config, resolve_model_class
 from loralint.inventory import config_sha256, write_json_atomic

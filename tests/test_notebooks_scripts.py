@@ -15,7 +15,7 @@ import pytest
 from loralint.cli import main
 from loralint.config import Settings
 from loralint.engine import Linter
-from loralint.frontends.notebook import NotebookProgram, as_python
+from loralint.frontends.notebook import as_python
 from loralint.resolve import Resolver
 
 
