@@ -88,6 +88,8 @@ def gradient_sink(ctx: RuleContext, condition: str) -> SinkFinding | None:
         f"{dead_count} of {total_count} adapters ({human_count(dead_params)} of {human_count(total_params)} "
         f"LoRA parameters, {share:.0f}%) are on {shown}, which never sees gradient {condition}"
     )
+    if analysis.site.dead_note:
+        message += f"; {analysis.site.dead_note}"
     plan, reason = plan_fix(analysis)
     if plan is None:
         message += f"; no automatic fix: {reason}"

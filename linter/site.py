@@ -55,5 +55,7 @@ class Site:
     flags: dict[str, bool] = field(default_factory=dict)
     weights: Path | None = None  # saved adapter weights to audit
     weights_init: object = True  # their init_lora_weights
+    dead_note: str | None = None  # what the trainer does to adapters on dead modules (said with LL001/LL002)
+    list_note: str | None = None  # how the trainer reads target list entries (said with LL003 for pattern-like ones)
     variant: str | None = None  # one of several readings of the same call (`if` branches that disagree): which
     cell: int | None = None  # notebooks: the 1-based cell the site is in (spans stay in program coordinates)

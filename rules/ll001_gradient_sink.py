@@ -17,7 +17,7 @@ def check(ctx: RuleContext):
         return
     fix = ctx.fix_from_plan(finding.plan, SAFE) if finding.plan else None
     message = finding.message + evidence_note(ctx.analysis, "text")
-    yield ctx.diagnostic(message, ctx.span_for("target_modules", "finetune_vision_layers"), fix)
+    yield ctx.diagnostic(message, ctx.span_for("target_modules", "finetune_vision_layers", "lora_target_linear"), fix)
 
 
 VALID = [

@@ -17,7 +17,7 @@ def check(ctx: RuleContext):
         return
     fix = ctx.fix_from_plan(finding.plan, UNSAFE) if finding.plan else None
     message = finding.message + " (modality unknown: declare it with `# loralint: modality=text` or `--modality`)"
-    yield ctx.diagnostic(message, ctx.span_for("target_modules", "finetune_vision_layers"), fix)
+    yield ctx.diagnostic(message, ctx.span_for("target_modules", "finetune_vision_layers", "lora_target_linear"), fix)
 
 
 VALID = [

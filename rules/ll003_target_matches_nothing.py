@@ -18,7 +18,12 @@ def check(ctx: RuleContext):
     if result is None or analysis.refused:
         return
     model = analysis.inventory.model_class
-    for field, entries in (("target_modules", result.dead_target_entries), ("exclude_modules", result.dead_exclude_entries)):
+    # names a trainer turned into target_parameters (Unsloth's fused MoE experts) are not dead
+    covered = {p.rsplit(".", 1)[-1] for p in (analysis.spec.target_parameters or [])}
+    if "gate_up_proj" in covered:
+        covered |= {"gate_proj", "up_proj"}
+    for field, entries in (("target_modules", [e for e in result.dead_target_entries if e not in covered]),
+                           ("exclude_modules", result.dead_exclude_entries)):
         if not entries:
             continue
         names = ", ".join(f"`{e}`" for e in entries)
@@ -26,6 +31,8 @@ def check(ctx: RuleContext):
         message = (f"{names} in {field} {verb} no module of {model}; PEFT ignores "
                    f"{'it' if len(entries) == 1 else 'them'} silently")
         fix = None
+        if ctx.site.list_note and any(set(e) & set(".*[]()|^$+?\\") for e in entries):
+            message += f" ({ctx.site.list_note})"
         if field == "target_modules" and any("," in e for e in entries):
             message += (" (a list flag is not split on commas: `--lora_target_modules a, b` passes `a,` and `b`)"
                         if ctx.site.syntax in ("shell", "docstring") else " (the commas are part of the names)")

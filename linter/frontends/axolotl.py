@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..matching import LoraSpec
 from ..site import Site
-from .data_evidence import TEXT_DATASETS
+from .data_evidence import dataset_evidence
 from .trainer_config import Trainer, fill, new_site, sniff
 
 KEYS = {"adapter", "lora_target_modules", "lora_target_linear", "datasets", "sequence_len", "micro_batch_size"}
@@ -49,6 +49,7 @@ class Axolotl(Trainer):
             modules_to_save=data.get("lora_modules_to_save") or None,
             r=data.get("lora_r") if data.get("lora_r") is not None else 8,
             use_dora=bool(data.get("peft_use_dora")),
+            target_parameters=_as_list(data.get("lora_target_parameters")),
         )
         ref = data.get("base_model_config") or data.get("base_model")
         site = new_site(path, "axolotl", ref, spec)
@@ -57,8 +58,15 @@ class Axolotl(Trainer):
             site.model_class = model_type
         if linear:
             site.flags = {"lora_target_linear": True}
+        if data.get("freeze_mm_modules"):
+            site.dead_note = ("Axolotl's freeze_mm_modules freezes them after PEFT has made them: they cost memory "
+                              "but never train")
+        # axolotl.utils.schemas.config.check_lora_target_modules_regex compiles list entries as regexes
+        site.list_note = ("Axolotl accepts list entries that are regular expressions, but PEFT matches each entry of "
+                          "a list as a module-name suffix; write one pattern as a string, or plain names")
         fill(site, keys, text, {"target_modules": "lora_target_modules", "exclude_modules": "lora_exclude_modules",
-                                "lora_target_linear": "lora_target_linear"})
+                                "lora_target_linear": "lora_target_linear",
+                                "target_parameters": "lora_target_parameters"})
         return site
 
     def spec_for(self, site: Site, inventory):
@@ -80,11 +88,23 @@ class Axolotl(Trainer):
             if not isinstance(entry, dict):
                 continue
             ds_path, ds_type = str(entry.get("path", "")), entry.get("type")
-            if ds_path.lower() in TEXT_DATASETS:
-                add("text", f"trains on the text dataset {ds_path}", "datasets")
+            if dataset_evidence(ds_path) is not None:
+                add(*dataset_evidence(ds_path), "datasets")
             if isinstance(ds_type, str) and ds_type.split(".")[0] in TEXT_TYPES:
                 add("text", f"dataset type {ds_type} is text-only", "datasets")
             if ds_path.endswith((".json", ".jsonl", ".csv")):
                 sniff(path.parent / ds_path, ds_path, add, "datasets")
             if any(k in entry for k in ("image_column", "images_field")):
                 add("multimodal", "dataset declares an image field", "datasets")
+        # axolotl.common.datasets.load_datasets: a processor only with processor_type; without one the
+        # data is tokenized text, whatever the model can see
+        if not data.get("processor_type"):
+            add("text", "no processor_type: Axolotl loads only a tokenizer, so the data holds no images", "base_model")
+            if data.get("sample_packing"):
+                add("text", "sample_packing, which Axolotl does not support for multimodal data", "sample_packing")
+
+
+def _as_list(value):
+    if value is None or value == []:
+        return None
+    return [value] if isinstance(value, str) else value

@@ -291,12 +291,13 @@ def _config_cli(launch: Launch, target: Target, overrides: dict) -> list[Site]:
 
 # -- data ----------------------------------------------------------------------------------------------------
 def _evidence(site: Site, names: list, given: Given | None) -> None:
-    from .data_evidence import TEXT_DATASETS
+    from .data_evidence import dataset_evidence
 
     line = given.flag.span.line if given is not None and given.flag is not None else None
     for name in names:
-        if isinstance(name, str) and name.lower() in TEXT_DATASETS:
-            site.evidence.append(Evidence("text", f"trains on the text dataset {name}", line))
+        found = dataset_evidence(name)
+        if found is not None:
+            site.evidence.append(Evidence(found[0], found[1], line))
 
 
 def _decide(site: Site) -> None:

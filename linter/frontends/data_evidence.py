@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 MEDIA_PART_TYPES = {"image", "video", "audio", "image_url", "input_audio", "input_image"}
 MEDIA_COLUMNS = {"image", "images", "video", "videos", "audio", "audios", "pixel_values"}
-# Popular text-only instruction and pre-training sets (hub ids, lower case).
-TEXT_DATASETS = {
-    "tatsu-lab/alpaca", "yahma/alpaca-cleaned", "vicgalle/alpaca-gpt4", "databricks/databricks-dolly-15k",
-    "timdettmers/openassistant-guanaco", "openassistant/oasst1", "openassistant/oasst2", "trl-lib/capybara",
-    "trl-lib/chatbot_arena_completions", "huggingfaceh4/ultrachat_200k", "huggingfaceh4/no_robots",
-    "teknium/openhermes-2.5", "mlabonne/finetome-100k", "openai/gsm8k", "gsm8k", "wikitext",
-    "imdb", "stanfordnlp/imdb", "open-orca/openorca", "garage-baind/open-platypus",
-    "meta-math/metamathqa", "allenai/tulu-3-sft-mixture", "trl-lib/tldr", "cognitivecomputations/dolphin",
-    "philschmid/dolly-15k-oai-style", "lmsys/lmsys-chat-1m", "samsum", "knkarthick/dialogsum",
-}
+DATASETS_TABLE = Path(__file__).with_name("datasets.tsv")
+
+
+@cache
+def _table() -> dict[str, tuple[str, str]]:
+    """lower-case hub id -> (modality, source) from datasets.tsv."""
+    out = {}
+    for line in DATASETS_TABLE.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#") or line.startswith("id\t") or not line.strip():
+            continue
+        name, modality, source = line.split("\t")
+        out[name.lower()] = (modality, source)
+    return out
+
+
+def dataset_evidence(name) -> tuple[str, str] | None:
+    """(text | multimodal, reason) for a dataset the table knows; None for any other name."""
+    if not isinstance(name, str):
+        return None
+    found = _table().get(name.strip().lower())
+    if found is None:
+        return None
+    modality, _ = found
+    if modality == "text":
+        return "text", f"trains on the text dataset {name}"
+    return "multimodal", f"trains on {name}, a dataset of {modality} and text"
 
 
 def sniff_data_file(path: Path, max_records: int = 20) -> tuple[str, str] | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..matching import LoraSpec
 from ..site import Site
 from ..trainer_data import LLAMAFACTORY_COMPOSITE_MODELS
-from .data_evidence import TEXT_DATASETS
+from .data_evidence import dataset_evidence
 from .trainer_config import Trainer, comma_list, fill, new_site
 
 KEYS = {"finetuning_type", "lora_target", "stage", "template", "freeze_vision_tower"}
@@ -116,8 +116,10 @@ class LlamaFactory(Trainer):
                     add("text", f"dataset {name} has only text columns (dataset_info.json)", "dataset")
             elif name in MEDIA_DEMO_DATASETS:
                 add("multimodal", f"dataset {name} carries media", "dataset")
-            elif name in TEXT_DEMO_DATASETS or name.lower() in TEXT_DATASETS:
+            elif name in TEXT_DEMO_DATASETS:
                 add("text", f"dataset {name} is text-only", "dataset")
+            elif dataset_evidence(name) is not None:
+                add(*dataset_evidence(name), "dataset")
 
 
 def _dataset_info(directory: Path) -> dict:
@@ -126,3 +128,63 @@ def _dataset_info(directory: Path) -> dict:
     except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def v1_linear_names(inventory) -> list[str]:
+    """llamafactory/v1/plugins/model_plugins/peft.py: _find_all_linear_modules. Every Linear leaf name whose
+    full name holds none of the output heads' names: the towers are not excluded."""
+    forbidden = ("lm_head", "output_layer", "output", "score", "classifier")
+    return sorted({m.name.split(".")[-1] for m in inventory.modules
+                   if not any(f in m.name for f in forbidden) and "Linear" in m.cls and "Embedding" not in m.cls})
+
+
+class LlamaFactoryV1(Trainer):
+    """LLaMA-Factory's v1 configs (`USE_V1=1`): `model:` and a `peft_config:` block (get_lora_model): `all` is every
+    Linear leaf name, a string is a one-entry list (a suffix, not a regex), PEFT's list matching applies."""
+
+    name = "llamafactory-v1"
+
+    def detect(self, data: dict) -> bool:
+        return "model" in data and isinstance(data.get("peft_config"), dict)
+
+    def build(self, data: dict, keys: dict, text: str, path: Path) -> Site | None:
+        peft = data["peft_config"]
+        if str(peft.get("name") or "").lower() != "lora" or peft.get("adapter_name_or_path"):
+            return None
+        targets = peft.get("target_modules", "all")
+        spec = LoraSpec(target_modules=[targets] if isinstance(targets, str) else targets,
+                        r=peft.get("r") if peft.get("r") is not None else 8, use_dora=bool(peft.get("use_dora")),
+                        modules_to_save=peft.get("modules_to_save"))
+        site = new_site(path, "llamafactory", data.get("model"), spec)
+        fill(site, keys, text, {"target_modules": "peft_config"})
+        nested = _nested(keys.get("peft_config"), "target_modules", text)
+        if nested is not None:
+            site.spans["target_modules"], site.call_span = nested
+            site.line = site.call_span.line
+        site.spans.pop("target_modules", None) if nested is None else None
+        site.origins = {}  # a string here is a list entry: no pattern can be written into it
+        return site
+
+    def spec_for(self, site: Site, inventory):
+        if site.lora.target_modules == ["all"]:
+            return replace(site.lora, target_modules=v1_linear_names(inventory))
+        return site.lora
+
+    def plan_fix(self, analysis, expected: dict, generic):
+        return None, ("LLaMA-Factory v1 passes target_modules to PEFT as a list of names (a string becomes a "
+                      "one-entry list), so no pattern can select the language model alone; list its modules")
+
+
+def _nested(entry, key: str, text: str):
+    """(value span, key span) of `key` inside a top-level mapping entry, or None."""
+    import yaml
+
+    from ..diagnostics import span_at
+
+    if entry is None or not isinstance(entry[1], yaml.MappingNode):
+        return None
+    for key_node, value_node in entry[1].value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            value = span_at(text, value_node.start_mark.index, value_node.end_mark.index)
+            return value, span_at(text, key_node.start_mark.index, value_node.end_mark.index)
+    return None

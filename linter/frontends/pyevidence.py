@@ -8,7 +8,7 @@ import libcst as cst
 
 from ..site import Evidence
 from .. import modality
-from .data_evidence import MEDIA_COLUMNS, MEDIA_PART_TYPES, TEXT_DATASETS, sniff_data_file
+from .data_evidence import MEDIA_COLUMNS, MEDIA_PART_TYPES, dataset_evidence, sniff_data_file
 from .pyvalues import UNKNOWN, PythonFile, _dotted, _kw, _positional, _string
 
 
@@ -131,8 +131,9 @@ def _dataset_evidence(pyfile: PythonFile, call: cst.Call, base_dir: Path, add) -
     name, _ = pyfile.evaluate(first) if first is not None else (UNKNOWN, "")
     data_files_node = _kw(call, "data_files")
     data_files, _ = pyfile.evaluate(data_files_node) if data_files_node is not None else (None, "")
-    if isinstance(name, str) and name.lower() in TEXT_DATASETS:
-        add("text", f"trains on the text dataset {name}", call)
+    found = dataset_evidence(name)
+    if found is not None:
+        add(found[0], found[1], call)
     files = []
     if isinstance(data_files, str):
         files = [data_files]

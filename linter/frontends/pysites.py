@@ -360,5 +360,9 @@ def _apply_unsloth(site: Site, kind: str, values: dict) -> None:
         return
     flags = {flag: bool(values.get(flag, True)) for flag in unsloth.FLAGS}
     if isinstance(targets, str) and targets == "all-linear":
+        if values.get("finetune_vision_layers") is False:
+            site.dead_note = ('target_modules="all-linear" makes Unsloth turn finetune_vision_layers (and every other '
+                              "finetune_* flag) back on, so finetune_vision_layers=False has no effect")
+            site.flags = {f"asked_{flag}": flags[flag] for flag in unsloth.FLAGS}
         flags = {flag: True for flag in unsloth.FLAGS}
-    site.flags = flags
+    site.flags = {**site.flags, **flags}

@@ -91,13 +91,14 @@ def sites_of_launch(launch: Launch) -> list[Site]:
 def _dataset_flags(words) -> list:
     """`--dataset_name NAME` (TRL's ScriptArguments) naming a dataset the data table knows."""
     from ..site import Evidence
-    from .data_evidence import TEXT_DATASETS
+    from .data_evidence import dataset_evidence
 
     out = []
     for flag, value in zip(words, words[1:]):
-        if flag.value in ("--dataset_name", "--dataset-name") and isinstance(value.value, str):
-            if value.value.lower() in TEXT_DATASETS:
-                out.append(Evidence("text", f"trains on the text dataset {value.value}", value.span.line))
+        if flag.value in ("--dataset_name", "--dataset-name"):
+            found = dataset_evidence(value.value)
+            if found is not None:
+                out.append(Evidence(found[0], found[1], value.span.line))
     return out
 
 

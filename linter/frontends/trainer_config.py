@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     import yaml
 
 # a key at the start of a line (YAML) or after `{`/`,` (JSON on one line)
-_MODEL_KEY = re.compile(r"""(?:^|[{,])\s*["']?(base_model|model_name_or_path)["']?\s*:""", re.M)
-_LORA_KEY = re.compile(r"""(?:^|[{,])\s*["']?(adapter|lora_\w+|finetuning_type|use_peft)["']?\s*:""", re.M)
+_MODEL_KEY = re.compile(r"""(?:^|[{,])\s*["']?(base_model|model_name_or_path|model)["']?\s*:""", re.M)
+_LORA_KEY = re.compile(r"""(?:^|[{,])\s*["']?(adapter|lora_\w+|finetuning_type|use_peft|peft_config)["']?\s*:""", re.M)
 
 
 def looks_like_trainer_config(text: str) -> bool:
@@ -132,7 +132,9 @@ def fill(site: Site, keys: dict, text: str, mapping: dict[str, str]) -> None:
     anchor_key = mapping.get("target_modules")
     anchor = keys.get(anchor_key) if anchor_key else None
     if anchor is None:
-        anchor = max(keys.values(), key=lambda kv: kv[1].end_mark.index, default=None)
+        # a new key goes after the last of the LoRA keys the file has, where a reader looks for it
+        lora_keys = [kv for key, kv in keys.items() if key.startswith(("lora_", "adapter", "peft_", "finetuning_type"))]
+        anchor = max(lora_keys or keys.values(), key=lambda kv: kv[1].end_mark.index, default=None)
     if anchor is not None:
         site.anchor = value_span(text, *anchor)
         site.call_span = key_span(text, *anchor)
@@ -171,7 +173,7 @@ def sniff(file: Path, shown: str, add, key) -> None:
 def trainers() -> tuple[Trainer, ...]:
     """The registry of trainers, in detection order (imported when a config is first read)."""
     from .axolotl import Axolotl
-    from .llamafactory import LlamaFactory
+    from .llamafactory import LlamaFactory, LlamaFactoryV1
     from .trl import TrlConfig
 
-    return (Axolotl(), LlamaFactory(), TrlConfig())
+    return (Axolotl(), LlamaFactoryV1(), LlamaFactory(), TrlConfig())

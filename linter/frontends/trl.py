@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..matching import LoraSpec
 from ..site import Site
-from .data_evidence import TEXT_DATASETS
+from .data_evidence import dataset_evidence
 from .trainer_config import Trainer, fill, new_site
 
 KEYS = {"use_peft", "lora_target_modules", "dataset_name", "lora_r"}
@@ -39,8 +39,8 @@ class TrlConfig(Trainer):
         return site
 
     def evidence(self, data: dict, keys: dict, path: Path, add) -> None:
-        name = str(data.get("dataset_name") or "")
-        if name.lower() in TEXT_DATASETS:
-            add("text", f"trains on the text dataset {name}", "dataset_name")
+        found = dataset_evidence(data.get("dataset_name"))
+        if found is not None:
+            add(*found, "dataset_name")
         if data.get("dataset_text_field"):
             add("text", "sets dataset_text_field", "dataset_text_field")

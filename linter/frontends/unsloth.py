@@ -57,6 +57,29 @@ def peft_regex(linear_names: list[str], flags: dict[str, bool], target_modules: 
     return regex
 
 
+def moe_target_parameters(inventory, target_modules) -> list[str] | None:
+    """unsloth_zoo get_moe_target_parameters: on a model with fused experts, the expert weights (as
+    target_parameters) for the MLP names among the targets (all of them when there are none)."""
+    fused = {(module.rpartition(".")[2], param) for module, param, _ in inventory.parameters}
+    if not any(owner == "experts" for owner, _ in fused):
+        return None
+    prefix = "mlp.experts" if any(module.endswith("mlp.experts") for module, _, _ in inventory.parameters) else "experts"
+    if target_modules is None:
+        wanted = {"gate_proj", "up_proj", "down_proj", "gate_up_proj"}
+    elif isinstance(target_modules, str):
+        wanted = {target_modules}
+        if "proj" in target_modules and ("mlp" in target_modules or "ffn" in target_modules):
+            wanted |= {"gate_proj", "up_proj", "down_proj", "gate_up_proj"}
+    else:
+        wanted = set(target_modules)
+    out = []
+    if wanted & {"gate_proj", "up_proj", "gate_up_proj"}:
+        out.append(f"{prefix}.gate_up_proj")
+    if "down_proj" in wanted:
+        out.append(f"{prefix}.down_proj")
+    return out or None
+
+
 def targets_for(inventory, flags: dict[str, bool]) -> str:
     """What FastVisionModel.get_peft_model passes to PEFT for this model and these flags."""
     return peft_regex([m.name for m in inventory.modules if m.kind == "linear"], flags)
@@ -73,9 +96,13 @@ class Unsloth(FrontEnd):
         return bool(site.flags) and (site.lora.target_modules is None or site.lora.target_modules == "all-linear")
 
     def spec_for(self, site, inventory):
-        if not self.derives(site):
-            return site.lora
-        return replace(site.lora, target_modules=targets_for(inventory, site.flags))
+        spec = site.lora
+        if self.derives(site):
+            spec = replace(spec, target_modules=targets_for(inventory, {f: site.flags[f] for f in FLAGS}))
+        moe = moe_target_parameters(inventory, site.lora.target_modules)
+        if moe:
+            spec = replace(spec, target_parameters=list(dict.fromkeys((spec.target_parameters or []) + moe)))
+        return spec
 
     def plan_fix(self, analysis, expected: dict, generic):
         if not self.derives(analysis.site):
@@ -83,9 +110,19 @@ class Unsloth(FrontEnd):
         from ..fixes import FixPlan, verify
 
         site, inventory = analysis.site, analysis.inventory
+        asked = {flag: site.flags[f"asked_{flag}"] for flag in FLAGS if f"asked_{flag}" in site.flags}
+        if asked:
+            # "all-linear" overrode the user's flags: drop it, and Unsloth builds its regex from them
+            try:
+                own = targets_for(inventory, asked)
+            except UnslothWouldRaise:
+                return None, "Unsloth would refuse the finetune_* flags as written"
+            if verify(inventory, replace(analysis.spec, target_modules=own), expected):
+                return FixPlan("target_modules", None, "let Unsloth's finetune_* flags choose the targets"), ""
+            return None, "the finetune_* flags as written do not leave exactly the live modules"
         if not site.flags.get("finetune_vision_layers"):
             return None, "the targets come from Unsloth's own rules and its vision flag is already off"
-        flags = {**site.flags, "finetune_vision_layers": False}
+        flags = {**{f: site.flags[f] for f in FLAGS}, "finetune_vision_layers": False}
         try:
             new_targets = targets_for(inventory, flags)
         except UnslothWouldRaise:
