@@ -29,6 +29,14 @@ def image_only_modules(model_type: str, config: dict, language_prefixes: Iterabl
     return rule(config, list(language_prefixes), names) if rule else set()
 
 
+# Models that take image input without a vision sub-model: the modules that map image patches into the
+# language model (model_type -> their names' last part). They never run without an image: projector.
+# Backed by tests/test_gradient.py (Fuyu: FuyuModel.forward calls vision_embed_tokens only on image_patches).
+IMAGE_INPUT_PROJECTORS = {
+    "fuyu": ("vision_embed_tokens",),
+}
+
+
 # Module classes that subclass nn.Linear (so `all-linear` or a name match wraps them) but whose
 # forward does not return a tensor: the LoRA forward then crashes on the first step. PEFT accepts the
 # config, so this is a crash at run time. Backed by tests/test_gradient.py::test_forward_crash_table.

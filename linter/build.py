@@ -179,6 +179,8 @@ def inventory_from_model(model, config_dict: dict) -> Inventory:
         output_embedding = next((n for n, m in named if m is out_emb), None)
 
     multimodal = any(label in ("vision", "audio") for label in _walk_subconfig_labels(model.config))
+    patch_projectors = arch.IMAGE_INPUT_PROJECTORS.get(model.config.model_type, ())
+    multimodal = multimodal or bool(patch_projectors)
 
     # Sub-model boundaries: the nearest PreTrainedModel ancestor decides the component.
     label_of_prefix: dict[str, str | None] = {"": None}
@@ -217,6 +219,8 @@ def inventory_from_model(model, config_dict: dict) -> Inventory:
             )
         if name == output_embedding:
             component = "head"
+        elif patch_projectors and any(part in patch_projectors for part in name.split(".")):
+            component = "projector"
         else:
             component = label_of_prefix[_nearest_prefix(name, label_of_prefix, inclusive=True)]
             if component is None:

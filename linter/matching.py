@@ -9,7 +9,7 @@ Mirrors, in order: `LoraConfig.__post_init__` validation, `LoraModel._prepare_ad
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import prod
 
 from .arch import LORA_BREAKS_FORWARD
@@ -379,11 +379,13 @@ def _moe_conversion(inventory: Inventory, spec: LoraSpec, targets, result: Match
 
 
 def _parameter_adapters(inventory: Inventory, spec: LoraSpec, targets: list[str], rank_pattern: dict) -> list[Adapted]:
-    """`BaseTuner._inject_parameters`: a ParamWrapper per matched parameter, summed per module."""
+    """`BaseTuner._inject_parameters`: a ParamWrapper per matched parameter. Several parameters of one module
+    nest, in the module's parameter order: the first is innermost (`experts.base_layer`), the last outermost
+    (`experts`), each a LoRA layer of its own."""
     if spec.use_dora:
         raise PeftWouldRaise("lora.ParamWrapper does not work with use_dora=True.")
     modules = {m.name: m for m in inventory.modules}
-    by_module: dict[str, Adapted] = {}
+    by_module: dict[str, list[tuple[int, int]]] = {}
     for module_name, param_name, shape in inventory.parameters:
         key = f"{module_name}.{param_name}"
         if not any(suffix_match(key, t) for t in targets):
@@ -391,12 +393,14 @@ def _parameter_adapters(inventory: Inventory, spec: LoraSpec, targets: list[str]
         num_experts, a, b = shape if len(shape) == 3 else (1, *shape)
         r = _rank_for(spec, key, rank_pattern)
         params = r * num_experts * (a + b) + (a if len(shape) == 2 and spec.lora_bias else 0)
-        entry = by_module.get(module_name)
-        if entry is None:
-            by_module[module_name] = Adapted(modules[module_name], r, params)
-        else:
-            entry.params += params
-    return list(by_module.values())
+        by_module.setdefault(module_name, []).append((r, params))
+    out = []
+    for module_name, wrappers in by_module.items():
+        module = modules[module_name]
+        for depth, (r, params) in enumerate(reversed(wrappers)):
+            layer = module if depth == 0 else replace(module, name=module_name + ".base_layer" * depth)
+            out.append(Adapted(layer, r, params))
+    return out
 
 
 def match(inventory: Inventory, spec: LoraSpec) -> MatchResult:

@@ -29,7 +29,8 @@ def site_json(analysis: Analysis) -> dict:
     components: dict[str, dict] = {}
     modules = []
     saved = []
-    if result is not None and analysis.refused is None:
+    # a predicted crash at the first forward still leaves PEFT's adapters in place: they are shown
+    if result is not None and analysis.problem(Kind.WOULD_REFUSE, Kind.UNREADABLE) is None:
         for adapted in result.adapted:
             comp = adapted.module.component
             entry = components.setdefault(comp, {"modules": 0, "params": 0})
@@ -149,7 +150,7 @@ def render_table(report: dict) -> str:
         lines = [_title(site), f"  lora: {_lora_line(site)}"]
         if site["error"]:
             lines.append(f"  error: {site['error']}")
-        else:
+        if site["modules"] or not site["error"]:
             rows = [HEADER] + _rows(site)
             widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
             for i, row in enumerate(rows):
@@ -188,7 +189,7 @@ def render_markdown(report: dict) -> str:
         lines = [f"### {_title(site)}", "", f"`{_lora_line(site)}`", ""]
         if site["error"]:
             lines.append(f"**error:** {site['error']}")
-        else:
+        if site["modules"] or not site["error"]:
             lines.append("| " + " | ".join(HEADER) + " |")
             lines.append("|---|--:|--:|--:|---|")
             for row in _rows(site):

@@ -72,8 +72,9 @@ def peft_adapted(model, spec: LoraSpec):
     adapted, saved = {}, {}
     for name, module in wrapped.base_model.model.named_modules():
         if isinstance(module, LoraLayer):
-            # Nested ParamWrappers (several parameters of one module) sit at `name.base_layer...`.
-            key = name.replace(".base_layer", "")
+            # Nested ParamWrappers (several parameters of one module) are LoRA layers of their own, at
+            # `name` and `name.base_layer`, as PEFT reports them.
+            key = name
             own = sum(
                 p.numel()
                 for attr in ("lora_A", "lora_B", "lora_embedding_A", "lora_embedding_B", "lora_magnitude_vector")
@@ -81,7 +82,7 @@ def peft_adapted(model, spec: LoraSpec):
                 if adapter == "default"
                 for p in (sub.parameters() if hasattr(sub, "parameters") else [sub])
             )
-            adapted[key] = adapted.get(key, 0) + own
+            adapted[key] = own
         elif isinstance(module, ModulesToSaveWrapper):
             saved[name] = sum(p.numel() for p in module.modules_to_save["default"].parameters())
     return adapted, saved

@@ -185,3 +185,23 @@ def test_select_and_ignore_settings_choose_the_rules(tmp_path):
     chosen = Linter(Settings(root=tmp_path), resolver, select=["LL00"], ignore=["LL002", "untrained-adapter"])
     assert chosen.rule_codes == {"LL001", "LL003", "LL004"}
     assert Linter(Settings(root=tmp_path, ignore=["LL9"]), resolver).rule_codes == {r.CODE for r in rules.RULES} - {"LL900", "LL901"}
+
+
+def test_a_predicted_forward_crash_keeps_the_table(tmp_path, monkeypatch):
+    """Llama 4 with all-linear: PEFT wraps the router too (a Linear subclass returning a tuple); the first
+    forward crashes. The report shows the crash and still the adapters and their dead share."""
+    import contextlib
+    import io
+
+    from loralint.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("LORALINT_CACHE_DIR", str(tmp_path))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        main(["report", "--offline", "--format", "json", "--model", "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+              "--target-modules", "all-linear"])
+    (site,) = json.loads(out.getvalue())["sites"]
+    assert "Llama4Router" in site["error"]
+    assert site["components"]["vision"]["modules"] > 0 and site["dead_params"] > 0
+    assert any(m["name"].endswith("feed_forward.router") for m in site["modules"])

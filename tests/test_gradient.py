@@ -59,6 +59,8 @@ ARCHITECTURES = {
     "lfm2_vl": (lambda: zoo_config("LiquidAI/LFM2.5-VL-1.6B"), None, None, {}),
     "phi4_multimodal": (lambda: default_config("phi4_multimodal"), None, None, {}),
     "paligemma": (lambda: default_config("paligemma"), None, None, {}),
+    # no vision sub-model: vision_embed_tokens maps image patches and only runs on them (arch.py)
+    "fuyu": (lambda: default_config("fuyu"), None, None, {}),
 }
 
 # Llama 4's router subclasses nn.Linear but returns a tuple: all-linear wraps it and the LoRA forward

@@ -21,7 +21,7 @@ MULTIMODAL_DEFAULTS = [
     "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe", "qwen3_5", "qwen3_5_moe", "gemma3",
     "llava", "llava_next", "llava_onevision", "llava_next_video", "video_llava", "mllama", "llama4",
     "mistral3", "idefics2", "idefics3", "smolvlm", "internvl", "paligemma", "kimi_k25", "glm4v",
-    "glm4v_moe", "blip-2", "instructblip", "lfm2_vl", "phi4_multimodal", "janus", "ovis2", "deepseek_vl",
+    "glm4v_moe", "blip-2", "instructblip", "lfm2_vl", "phi4_multimodal", "janus", "ovis2", "deepseek_vl", "fuyu",
 ]
 TEXT_DEFAULTS = ["gpt2", "mixtral", "qwen3_moe", "opt"]
 
