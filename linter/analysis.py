@@ -27,6 +27,8 @@ class Overrides:
     modality: str | None = None
     model: str | None = None
     model_class: str | None = None
+    transformers: str | None = None  # the version the project trains with, over what it pins
+    transformers_from: str = "[tool.loralint] transformers"  # where that came from, for the output
 
 
 @dataclass
@@ -41,6 +43,8 @@ class Analysis:
     problems: list[Problem] = field(default_factory=list)
     dead_modules: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the user should know about how the site was read
+    era: object = None  # eras.Era: the transformers whose module names were used
+    other_era_inventory: Inventory | None = None  # today's names, when the project's era differs (fixes valid in both)
 
     def problem(self, *kinds: Kind, weights: bool = False) -> Problem | None:
         """The first problem of these kinds, about the site itself (or, with weights=True, its saved weights)."""
@@ -91,6 +95,7 @@ def _match_site(analysis: Analysis, resolver: Resolver, overrides: Overrides) ->
         return
     if analysis.model is not None and analysis.model.via:
         analysis.notes.append(f"model {analysis.model.via}")
+    _apply_era(analysis, overrides)
     built = analysis.inventory.model_class
     if overrides.model and not overrides.model_class and site.model_class and site.model_class != built:
         analysis.notes.append(f"--model {ref} was built as {built}, not as the script's {site.model_class}")
@@ -113,6 +118,39 @@ def _match_site(analysis: Analysis, resolver: Resolver, overrides: Overrides) ->
         analysis.problems.append(Problem(Kind.FORWARD_CRASH, result.forward_crash))
     inventory = analysis.inventory
     analysis.dead_modules = [a for a in result.adapted if inventory.text_only_dead(a.module)]
+
+
+def _apply_era(analysis: Analysis, overrides: Overrides) -> None:
+    """Match with the module names of the transformers the project trains with (eras.py)."""
+    from .eras import inventory_in_era
+
+    analysis.era = era = project_era(analysis.site, overrides)
+    if era.name == "older":
+        analysis.notes.append(f"the project trains with {era.describe()}, which names multimodal models' modules "
+                              "differently; loralint checked with the names of transformers 4.52 and later")
+        return
+    derived = inventory_in_era(analysis.inventory, era)
+    if derived is not analysis.inventory:
+        analysis.other_era_inventory = analysis.inventory
+        analysis.inventory = derived
+        analysis.notes.append(f"module names of {era.describe()}")
+
+
+def project_era(site: Site, overrides: Overrides):
+    from pathlib import Path
+
+    from .eras import era_of
+
+    if overrides.transformers:
+        return era_of(overrides.transformers, overrides.transformers_from)
+    if site.file:
+        from .frontends.shell import project_root
+        from .pins import project_pins
+
+        pin = project_pins(project_root(Path(site.file))).get("transformers")
+        if pin is not None and pin.version:
+            return era_of(pin.version, f"pinned in {pin.source}")
+    return era_of(None, "loralint's own")
 
 
 def _model_class(site: Site, overrides: Overrides) -> str | None:

@@ -85,10 +85,13 @@ def cmd_report(args) -> int:
             sites.extend(found)
         if not sites:
             print("loralint: no LoRA configuration found in " + ", ".join(args.paths), file=sys.stderr)
-        overrides = Overrides(modality=args.modality, model=args.model, model_class=args.model_class)
+        overrides = Overrides(modality=args.modality, model=args.model, model_class=args.model_class,
+                              transformers=args.transformers or settings.transformers,
+                              transformers_from="--transformers" if args.transformers else "[tool.loralint] transformers")
     elif args.model:
         sites.append(_cli_site(args))
-        overrides = Overrides()
+        overrides = Overrides(transformers=args.transformers or settings.transformers,
+                              transformers_from="--transformers" if args.transformers else "[tool.loralint] transformers")
     else:
         raise UsageError("give files or directories with LoRA configs, or --model REF")
 
@@ -134,7 +137,8 @@ def cmd_check(args) -> int:
         raise UsageError(str(exc)) from None
     resolver = Resolver(offline=args.offline or settings.offline, aliases=settings.models, refresh=args.refresh)
     linter = Linter(settings, resolver, modality=None if args.modality == "auto" else args.modality,
-                    model=args.model, select=_split_list(args.select), ignore=_split_list(args.ignore))
+                    model=args.model, select=_split_list(args.select), ignore=_split_list(args.ignore),
+                    transformers=args.transformers)
 
     diagnostics, texts, fixed_files, diffs = [], {}, 0, []
     for path in discover(paths, settings):
@@ -226,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     report.add_argument("--offline", action="store_true", help="never download a config.json")
     report.add_argument("--refresh", action="store_true", help="retry models whose download failed recently")
+    report.add_argument("--transformers", metavar="VERSION",
+                       help="the transformers version you train with, for its module names (default: what the project pins)")
     report.set_defaults(func=cmd_report)
 
     check = sub.add_parser("check", help="lint training scripts and configs")
@@ -241,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--model", help="base model for every site (overrides what the files name)")
     check.add_argument("--offline", action="store_true", help="never download a config.json")
     check.add_argument("--refresh", action="store_true", help="retry models whose download failed recently")
+    check.add_argument("--transformers", metavar="VERSION",
+                       help="the transformers version you train with, for its module names (default: what the project pins)")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
     check.add_argument("--config", help="pyproject.toml to read [tool.loralint] from")
     check.set_defaults(func=cmd_check)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KNOWN_KEYS = {"select", "ignore", "per-file-ignores", "modality", "models", "offline", "exclude"}
+KNOWN_KEYS = {"select", "ignore", "per-file-ignores", "modality", "models", "offline", "exclude", "transformers"}
 
 
 class ConfigError(Exception):
@@ -24,6 +26,7 @@ class Settings:
     modality: str | None = None
     models: dict[str, str] = field(default_factory=dict)
     offline: bool = False
+    transformers: str | None = None  # the transformers version the project trains with (over what it pins)
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -84,6 +87,10 @@ def load_settings(start: Path, explicit: Path | None = None) -> Settings:
             k: str((path.parent / v).resolve()) if v.startswith((".", "/")) or v.endswith(".json") else v
             for k, v in models.items()
         }
+    if "transformers" in table:
+        if not isinstance(table["transformers"], str) or not re.match(r"^\d+(\.\d+)*$", table["transformers"]):
+            raise ConfigError(f'{path}: [tool.loralint] transformers must be a version such as "4.57"')
+        settings.transformers = table["transformers"]
     if "offline" in table:
         if not isinstance(table["offline"], bool):
             raise ConfigError(f"{path}: [tool.loralint] offline must be true or false")

@@ -75,12 +75,14 @@ def unreadable_site(path: Path, exc: FrontEndError) -> Site:
 
 class Linter:
     def __init__(self, settings: Settings, resolver: Resolver, *, modality: str | None = None,
-                 model: str | None = None, select=None, ignore=None):
+                 model: str | None = None, select=None, ignore=None, transformers: str | None = None):
         from loralint import rules
 
         self.settings = settings
         self.resolver = resolver
-        self.overrides = Overrides(modality=modality or settings.modality, model=model)
+        self.overrides = Overrides(modality=modality or settings.modality, model=model,
+                                   transformers=transformers or settings.transformers,
+                                   transformers_from="--transformers" if transformers else "[tool.loralint] transformers")
         selected = []
         for selector in (select or settings.select):
             selected.extend(rules.resolve_selector(selector))

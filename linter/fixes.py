@@ -154,7 +154,24 @@ def generic_plan(analysis: Analysis, expected: dict, dead: set, also: dict | Non
             return FixPlan("exclude_modules", pattern, "exclude the modules that never see gradient", also), ""
         return None, "no exclude_modules pattern leaves exactly the live modules"
 
-    for candidate in _target_candidates(inventory, spec, list(expected)):
-        if verify(inventory, replace(spec, target_modules=candidate), expected):
-            return FixPlan("target_modules", candidate, "target only the language model", also), ""
-    return None, "no anchored pattern selects exactly the live modules"
+    valid = [candidate for candidate in _target_candidates(inventory, spec, list(expected))
+             if verify(inventory, replace(spec, target_modules=candidate), expected)]
+    if not valid:
+        return None, "no anchored pattern selects exactly the live modules"
+    both = [c for c in valid if _valid_in_other_era(analysis, spec, c)]
+    message = "target only the language model"
+    if analysis.other_era_inventory is not None and not both:
+        message += f" (valid with {analysis.era.describe()}; not with transformers 5's names)"
+    return FixPlan("target_modules", (both or valid)[0], message, also), ""
+
+
+def _valid_in_other_era(analysis: Analysis, spec: LoraSpec, candidate) -> bool:
+    """Does the rewrite also keep exactly the live modules with the other era's module names?"""
+    other = analysis.other_era_inventory
+    if other is None:
+        return True
+    original = match(other, spec)
+    if original.error:
+        return False
+    expected = {a.module.name: a.params for a in original.adapted if not other.text_only_dead(a.module)}
+    return bool(expected) and verify(other, replace(spec, target_modules=candidate), expected)

@@ -329,8 +329,8 @@ def _moe_conversion(inventory: Inventory, spec: LoraSpec, targets, result: Match
 
     Returns (module targets left, parameter targets added, rank patterns added)."""
     base = MOE_CONVERTED_MODEL_TYPES.get(inventory.model_type)
-    if base is None:
-        return targets, [], {}
+    if base is None or inventory.transformers_version.startswith("4."):
+        return targets, [], {}  # under transformers 4 the experts are modules: nothing to convert
     mapping = MOE_TARGET_MODULE_MAPPING[base]
     fused = MOE_FUSED_TARGETS.get(base, {})
     if not fused:

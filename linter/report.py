@@ -69,6 +69,8 @@ def site_json(analysis: Analysis) -> dict:
     notes = list(analysis.notes) + (list(result.notes) if result is not None else [])
     if notes:
         out["notes"] = notes
+    if analysis.era is not None:
+        out["transformers"] = {"version": analysis.era.version, "names": analysis.era.name, "source": analysis.era.why}
     unreadable_weights = analysis.problem(Kind.UNREADABLE, weights=True)
     if analysis.audit is not None or unreadable_weights:
         out["weights"] = _weights_json(analysis, unreadable_weights)
