@@ -68,7 +68,7 @@ class Analysis:
 
 
 def analyze(site: Site, resolver: Resolver, overrides: Overrides = Overrides()) -> Analysis:
-    analysis = Analysis(site, modality=overrides.modality or site.modality)
+    analysis = Analysis(site, modality=overrides.modality or site.modality, notes=list(site.notes))
     answered = site.problem is not None and site.problem.kind is Kind.MODEL_NOT_STATIC and overrides.model
     if site.problem is not None and not answered:
         analysis.problems.append(site.problem)

@@ -57,5 +57,6 @@ class Site:
     weights_init: object = True  # their init_lora_weights
     dead_note: str | None = None  # what the trainer does to adapters on dead modules (said with LL001/LL002)
     list_note: str | None = None  # how the trainer reads target list entries (said with LL003 for pattern-like ones)
+    notes: list[str] = field(default_factory=list)  # how the front end read the site (trainer version applied ...)
     variant: str | None = None  # one of several readings of the same call (`if` branches that disagree): which
     cell: int | None = None  # notebooks: the 1-based cell the site is in (spans stay in program coordinates)

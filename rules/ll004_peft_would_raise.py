@@ -13,10 +13,11 @@ SUMMARY = "PEFT would refuse the config on this model, or the wrapped model woul
 def check(ctx: RuleContext):
     analysis = ctx.analysis
     problem = analysis.problem(Kind.WOULD_REFUSE, Kind.FORWARD_CRASH)
-    if analysis.inventory is None or problem is None:
+    if problem is None:
         return
-    model = analysis.inventory.model_class
-    yield ctx.diagnostic(f"on {model}: {problem.reason}", ctx.span_for("target_modules", "layers_to_transform"))
+    # a trainer's own refusal can come before any model is known
+    where = f"on {analysis.inventory.model_class}: " if analysis.inventory is not None else ""
+    yield ctx.diagnostic(f"{where}{problem.reason}", ctx.span_for("target_modules", "layers_to_transform"))
 
 
 VALID = [

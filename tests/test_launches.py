@@ -256,3 +256,25 @@ def test_trl_config_file_sets_defaults_and_flags_override(repo):
                    "python examples/scripts/sft_vlm.py --config recipe.yaml --lora_target_modules gate_proj up_proj\n")
     diagnostics = lint(run)
     assert [(d.code, d.span.line) for d in diagnostics] == [("LL002", 1)]  # the file's targets; the flags' are live
+
+
+def test_pinned_trainer_versions_decide_and_are_said(tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "requirements.txt").write_text("ms-swift==4.6.0\naxolotl==0.12.2\n")
+    run = tmp_path / "run.sh"
+    run.write_text("swift sft --model Qwen/Qwen2.5-VL-7B-Instruct --train_type lora --dataset d\n")
+    (diag,) = lint(run)
+    assert diag.code == "LL004" and "renamed --tuner_type" in diag.message
+    assert "ms-swift 4.6.0 semantics (pinned in requirements.txt)" in diag.message
+    (tmp_path / "requirements.txt").write_text("ms-swift==3.9.0\n")
+    from loralint.pins import project_pins
+
+    project_pins.cache_clear()
+    assert lint(run) == []  # 3.x reads --train_type; the default targets stay on the language model
+    config = tmp_path / "ax.yml"
+    config.write_text("base_model: google/gemma-3-4b-it\nadapter: lora\nlora_target_linear: true\n"
+                      "datasets:\n  - path: tatsu-lab/alpaca\n    type: alpaca\n")
+    (tmp_path / "requirements.txt").write_text("axolotl==0.12.2\n")
+    project_pins.cache_clear()
+    (diag,) = lint(config)
+    assert "axolotl 0.19 semantics; the project pins 0.12.2 (requirements.txt)" in diag.message

@@ -32,6 +32,7 @@ def linear_names(inventory) -> list[str]:
 
 class Axolotl(Trainer):
     name = "axolotl"
+    package, modelled_version = "axolotl", "0.19"
 
     def detect(self, data: dict) -> bool:
         return "base_model" in data and bool(set(data) & KEYS)

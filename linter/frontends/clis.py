@@ -20,7 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from pathlib import Path
+
 from ..matching import LoraSpec
+from ..pins import version_tuple
 from ..problems import Kind, Problem
 from ..site import Evidence, Site, Span
 from .base import FrontEnd
@@ -122,6 +125,7 @@ def _swift(launch: Launch, target: Target) -> list[Site]:
     tuner = given.get("tuner_type") or given.get("train_type")
     if str(tuner.value if tuner else "lora").lower() not in LORA_TUNERS:
         return []
+    pinned = trainer_pin(launch.file, "ms-swift")
     ref = value("model") if "model" in given else value("model_id_or_path")
     regex = value("target_regex")
     targets = regex if isinstance(regex, str) else value("target_modules")
@@ -143,10 +147,30 @@ def _swift(launch: Launch, target: Target) -> list[Site]:
     unknown = _unknown(given, ("target_modules", "target_regex", "lora_rank", "model", "freeze_vit"))
     if unknown:
         site.problem = Problem(Kind.NOT_STATIC, f"not statically known: {', '.join(unknown)}")
+    if pinned is not None and version_tuple(pinned.version)[:1] >= (4,) and "train_type" in given:
+        # ms-swift 4 renamed --train_type to --tuner_type, and its parser rejects flags it does not know
+        site.problem = Problem(Kind.WOULD_REFUSE, "ms-swift 4 rejects --train_type: it was renamed --tuner_type, and "
+                               "ms-swift's parser refuses flags it does not know")
+    if pinned is not None and pinned.version:
+        site.notes.append(semantics_note("ms-swift", "4.6", pinned))
     datasets = value("dataset") or []
     _evidence(site, [d.split(":")[0].split("#")[0] for d in datasets if isinstance(d, str)], given.get("dataset"))
     _decide(site)
     return [site]
+
+
+def trainer_pin(file: Path, package: str):
+    from ..pins import project_pins
+    from .shell import project_root
+
+    return project_pins(project_root(file)).get(package)
+
+
+def semantics_note(package: str, modelled: str, pinned) -> str:
+    """Which version's behaviour was applied, and why."""
+    same = version_tuple(pinned.version)[:2] == version_tuple(modelled)[:2]
+    return (f"{package} {pinned.version} semantics (pinned in {pinned.source})" if same else
+            f"{package} {modelled} semantics; the project pins {pinned.version} ({pinned.source})")
 
 
 class Swift(FrontEnd):

@@ -56,6 +56,7 @@ def targets_for(inventory, *, targets, freeze_vision, freeze_projector, freeze_l
 
 class LlamaFactory(Trainer):
     name = "llamafactory"
+    package, modelled_version = "llamafactory", "0.9.5"
 
     def detect(self, data: dict) -> bool:
         return "model_name_or_path" in data and bool(set(data) & KEYS) and "use_peft" not in data

@@ -38,6 +38,9 @@ def looks_like_trainer_config(text: str) -> bool:
 class Trainer(FrontEnd):
     """One trainer's config semantics. `build` returns the site (or None: no LoRA in this config)."""
 
+    package: str | None = None  # its distribution name, to find the version a project pins
+    modelled_version = ""  # the version whose source the semantics follow
+
     def detect(self, data: dict) -> bool:
         raise NotImplementedError
 
@@ -75,6 +78,12 @@ class TrainerConfig(FrontEnd):
         if site is None:
             return []
         site.frontend = trainer.name
+        if trainer.package:
+            from .clis import semantics_note, trainer_pin
+
+            pinned = trainer_pin(path, trainer.package)
+            if pinned is not None and pinned.version:
+                site.notes.append(semantics_note(trainer.package, trainer.modelled_version, pinned))
         evidence = []
 
         def add(value, reason, key):

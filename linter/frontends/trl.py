@@ -23,6 +23,7 @@ def trl_targets(value):
 
 class TrlConfig(Trainer):
     name = "trl"
+    package, modelled_version = "trl", "1.16"
 
     def detect(self, data: dict) -> bool:
         return "model_name_or_path" in data and bool(set(data) & KEYS)
