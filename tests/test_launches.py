@@ -20,11 +20,7 @@ from loralint.frontends.launch import makefile_launches, shell_launches, target_
 from loralint.resolve import Resolver
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setenv("LORALINT_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("offline_env")
 
 
 def lint(path: Path):

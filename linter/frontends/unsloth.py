@@ -113,20 +113,18 @@ class Unsloth(FrontEnd):
         asked = {flag: site.flags[f"asked_{flag}"] for flag in FLAGS if f"asked_{flag}" in site.flags}
         if asked:
             # "all-linear" overrode the user's flags: drop it, and Unsloth builds its regex from them
-            try:
-                own = targets_for(inventory, asked)
-            except UnslothWouldRaise:
-                return None, "Unsloth would refuse the finetune_* flags as written"
-            if verify(inventory, replace(analysis.spec, target_modules=own), expected):
-                return FixPlan("target_modules", None, "let Unsloth's finetune_* flags choose the targets"), ""
-            return None, "the finetune_* flags as written do not leave exactly the live modules"
-        if not site.flags.get("finetune_vision_layers"):
+            plan = FixPlan("target_modules", None, "let Unsloth's finetune_* flags choose the targets")
+            flags, which = asked, "the finetune_* flags as written"
+        elif not site.flags.get("finetune_vision_layers"):
             return None, "the targets come from Unsloth's own rules and its vision flag is already off"
-        flags = {**{f: site.flags[f] for f in FLAGS}, "finetune_vision_layers": False}
+        else:
+            plan = FixPlan("finetune_vision_layers", False, "stop finetuning the vision layers")
+            flags = {**{f: site.flags[f] for f in FLAGS}, "finetune_vision_layers": False}
+            which = "the config with finetune_vision_layers off"
         try:
-            new_targets = targets_for(inventory, flags)
+            targets = targets_for(inventory, flags)
         except UnslothWouldRaise:
-            return None, "Unsloth would refuse the config with finetune_vision_layers off"
-        if verify(inventory, replace(analysis.spec, target_modules=new_targets), expected):
-            return FixPlan("finetune_vision_layers", False, "stop finetuning the vision layers"), ""
-        return None, "turning off finetune_vision_layers does not leave exactly the live modules"
+            return None, f"Unsloth would refuse {which}"
+        if verify(inventory, replace(analysis.spec, target_modules=targets), expected):
+            return plan, ""
+        return None, f"{which} do not leave exactly the live modules"
