@@ -44,7 +44,7 @@ def inventory_in_era(inventory: Inventory, era: Era) -> Inventory:
     """The inventory as a model built with the era's transformers names its modules (cached)."""
     if era.name != "4.52":
         return inventory
-    key = (id(inventory), era.name)
+    key = (inventory.config_sha256, inventory.model_class, inventory.transformers_version, era.version)
     if key not in _DERIVED:
         _DERIVED[key] = _derive_452(inventory, era.version or "4.57")
     return _DERIVED[key]
