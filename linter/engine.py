@@ -36,11 +36,12 @@ class SourceFile:
 
     @classmethod
     def read(cls, path: Path) -> "SourceFile":
+        from .files import NotReadable, read_bytes
+
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise FrontEndError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not read")
-            raw = path.read_bytes()
+            raw = read_bytes(path, MAX_FILE_BYTES)
+        except NotReadable as exc:
+            raise FrontEndError(f"cannot read file: {exc}") from None
         except OSError as exc:
             raise FrontEndError(f"cannot read file: {exc.strerror or exc}") from None
         bom = raw.startswith(b"\xef\xbb\xbf")

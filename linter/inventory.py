@@ -136,10 +136,24 @@ def write_json_atomic(path: Path, data: dict, *, compress: bool = False) -> None
     write_bytes_atomic(path, gzip.compress(payload, mtime=0) if compress else payload)
 
 
+MAX_INVENTORY_BYTES = 256 * 1024 * 1024  # the largest real inventory is a few MB
+
+
 def read_json_maybe_gz(path: Path) -> dict:
-    raw = path.read_bytes()
+    """A JSON file, gzip-compressed or not, read and decompressed within bounds (no gzip bomb)."""
+    import zlib
+
+    from .files import read_bytes
+
+    raw = read_bytes(path, MAX_INVENTORY_BYTES)
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        try:
+            raw = inflater.decompress(raw, MAX_INVENTORY_BYTES + 1)
+        except zlib.error as exc:
+            raise ValueError(f"damaged gzip data: {exc}") from None
+        if len(raw) > MAX_INVENTORY_BYTES or inflater.unconsumed_tail:
+            raise ValueError(f"expands to more than {MAX_INVENTORY_BYTES:,} bytes")
     return json.loads(raw)
 
 

@@ -51,10 +51,10 @@ def _from_requirement(line: str, source: str) -> Pin | None:
 
 
 def _read(path: Path) -> str | None:
+    from .files import read_text
+
     try:
-        if not path.is_file() or path.stat().st_size > MAX_BYTES:
-            return None
-        return path.read_text(encoding="utf-8", errors="replace")
+        return read_text(path, MAX_BYTES, errors="replace")
     except OSError:
         return None
 

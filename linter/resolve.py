@@ -90,8 +90,10 @@ def zoo_ids() -> list[str]:
 
 def read_config(path: Path) -> dict:
     """Read and vet a config.json: an object with a known-looking model_type and no remote code."""
+    from .files import read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, MAX_CONFIG_BYTES)
     except (OSError, UnicodeDecodeError) as exc:
         raise Unresolved(f"cannot read {path}: {exc}") from None
     try:

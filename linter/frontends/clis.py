@@ -280,6 +280,7 @@ def _config_cli(launch: Launch, target: Target, overrides: dict) -> list[Site]:
     import yaml
 
     from .. import safe_yaml
+    from ..files import read_text
     from .errors import FrontEndError
     from .shell import script_of
     from .trainer_config import TrainerConfig
@@ -291,7 +292,7 @@ def _config_cli(launch: Launch, target: Target, overrides: dict) -> list[Site]:
     if config is None:
         return []
     try:
-        text = config.read_text(encoding="utf-8")
+        text = read_text(config, 8 * 1024 * 1024)
         _, data = safe_yaml.load(text)
     except (OSError, UnicodeDecodeError, FrontEndError):
         return []

@@ -40,9 +40,10 @@ def sniff_data_file(path: Path, max_records: int = 20) -> tuple[str, str] | None
     import csv
     import json
 
+    from ..files import read_text
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(256 * 1024)
+        head = read_text(path, 256 * 1024, head=True, errors="replace")
     except OSError:
         return None
     records = []

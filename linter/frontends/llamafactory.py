@@ -124,8 +124,10 @@ class LlamaFactory(Trainer):
 
 
 def _dataset_info(directory: Path) -> dict:
+    from ..files import read_text
+
     try:
-        data = json.loads((directory / "dataset_info.json").read_text(encoding="utf-8"))
+        data = json.loads(read_text(directory / "dataset_info.json", 16 * 1024 * 1024))
     except (OSError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -382,7 +382,9 @@ class PythonFile:
 
         path = script_of(self.launch, value.value) if self.launch is not None else None
         try:
-            _, data = safe_yaml.load(path.read_text(encoding="utf-8")) if path is not None else (None, None)
+            from ..files import read_text
+
+            _, data = safe_yaml.load(read_text(path, 8 * 1024 * 1024)) if path is not None else (None, None)
         except (OSError, UnicodeDecodeError, FrontEndError):
             data = None
         if not isinstance(data, dict):

@@ -66,10 +66,10 @@ def sites_of_launch(launch: Launch) -> list[Site]:
     script = script_of(launch, target.name)
     if script is None or script.suffix != ".py":
         return []
+    from ..files import read_text
+
     try:
-        if script.stat().st_size > MAX_SCRIPT_BYTES:
-            return []
-        text = script.read_text(encoding="utf-8")
+        text = read_text(script, MAX_SCRIPT_BYTES)
     except (OSError, UnicodeDecodeError):
         return []
     from .python import script_sites
@@ -104,6 +104,8 @@ def _dataset_flags(words) -> list:
 
 def find_launches(script: Path, root: Path) -> tuple[list[Launch], int]:
     """Launches of `script` in the shell scripts and Makefiles under `root`: (launches, files looked in)."""
+    from ..files import read_text
+
     found, looked = [], 0
     resolved = script.resolve()
     for folder, dirs, files in os.walk(root):
@@ -116,9 +118,7 @@ def find_launches(script: Path, root: Path) -> tuple[list[Launch], int]:
             if looked > MAX_LAUNCH_FILES:
                 return found, looked - 1
             try:
-                if path.stat().st_size > MAX_SCRIPT_BYTES or not path.is_file():
-                    continue
-                text = path.read_text(encoding="utf-8", errors="replace")
+                text = read_text(path, MAX_SCRIPT_BYTES, errors="replace")
             except OSError:
                 continue
             if script.name not in text:

@@ -1,0 +1,73 @@
+"""Reads that must never hang or fill memory: FIFOs and devices named where loralint reads (a training file,
+a data file, dataset_info.json, a model path), a symlink to /dev/urandom, files over the limits, a gzip bomb.
+Each runs in a subprocess with a time bound (a read that blocks fails the test, not the suite)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+
+
+def check(cwd: Path, *args: str, timeout: float = 60) -> tuple[int, list]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LORALINT_CACHE_DIR": str(cwd / ".cache"), "HF_HUB_CACHE": str(cwd / ".hf")}
+    proc = subprocess.run([sys.executable, "-m", "loralint", "check", "--offline", "--output-format", "json", *args],
+                          cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_a_training_file_that_is_a_fifo_or_a_device(tmp_path):
+    os.mkfifo(tmp_path / "train.py")
+    os.symlink("/dev/urandom", tmp_path / "random.py")
+    code, diagnostics = check(tmp_path, "train.py", "random.py")
+    assert code == 1 and [d["code"] for d in diagnostics] == ["LL900", "LL900"]
+    assert "a FIFO, not a regular file" in diagnostics[1]["message"] or "a FIFO" in diagnostics[0]["message"]
+    assert any("a device" in d["message"] for d in diagnostics)
+
+
+AXOLOTL = "base_model: google/gemma-3-4b-it\nadapter: lora\nlora_target_linear: true\ndatasets:\n  - path: data.jsonl\n    type: alpaca\n"
+
+
+def test_fifo_data_files_and_dataset_info_are_not_read(tmp_path):
+    os.mkfifo(tmp_path / "data.jsonl")
+    (tmp_path / "axolotl.yml").write_text(AXOLOTL)
+    (tmp_path / "data").mkdir()
+    os.mkfifo(tmp_path / "data" / "dataset_info.json")
+    (tmp_path / "lf.yaml").write_text("model_name_or_path: google/gemma-3-4b-it\nfinetuning_type: lora\n"
+                                      "lora_target: all\nfreeze_vision_tower: false\ndataset: my_set\n")
+    code, diagnostics = check(tmp_path, "axolotl.yml", "lf.yaml")
+    assert {d["code"] for d in diagnostics} <= {"LL001", "LL002"} and len(diagnostics) == 2
+
+
+def test_a_model_path_that_is_proc_kmsg_or_a_fifo(tmp_path):
+    os.mkfifo(tmp_path / "config.json")
+    (tmp_path / "a.yml").write_text(AXOLOTL.replace("google/gemma-3-4b-it", "/proc/kmsg").replace("data.jsonl", "x"))
+    (tmp_path / "b.yml").write_text(AXOLOTL.replace("google/gemma-3-4b-it", "./config.json").replace("data.jsonl", "x"))
+    code, diagnostics = check(tmp_path, "a.yml", "b.yml")
+    assert [d["code"] for d in diagnostics] == ["LL901", "LL901"]
+
+
+def test_files_over_the_limit_are_refused_by_size(tmp_path):
+    big = tmp_path / "big.py"
+    with open(big, "wb") as fh:
+        fh.truncate(9 * 1024 * 1024)  # sparse: no disk used
+    code, diagnostics = check(tmp_path, "big.py")
+    assert [d["code"] for d in diagnostics] == ["LL900"] and "over the" in diagnostics[0]["message"]
+
+
+def test_a_gzip_bomb_inventory_is_refused_not_expanded(tmp_path):
+    from loralint.inventory import read_json_maybe_gz
+
+    bomb = tmp_path / "private.json.gz"
+    bomb.write_bytes(gzip.compress(b"[" + b" " * (300 * 1024 * 1024) + b"]", compresslevel=9))
+    assert bomb.stat().st_size < 1024 * 1024
+    with pytest.raises(ValueError, match="expands to more than"):
+        read_json_maybe_gz(bomb)
