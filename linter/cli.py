@@ -153,8 +153,12 @@ def cmd_check(args) -> int:
                         fromfile=str(path), tofile=str(path)))
                     file_diagnostics = result.diagnostics
                 else:
-                    result.source.write(new_text)
-                    fixed_files += 1
+                    try:
+                        result.source.write(new_text)
+                        fixed_files += 1
+                    except OSError as exc:  # this file stays as it was; the run goes on
+                        print(f"loralint: {path}: not fixed: {exc.strerror or exc}", file=sys.stderr)
+                        file_diagnostics = result.diagnostics
         if result.source is not None:
             texts[str(path)] = result.source.text
         diagnostics.extend(file_diagnostics)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,9 +54,22 @@ class SourceFile:
         return cls(path, text, bom)
 
     def write(self, new_text: str) -> None:
-        """Atomically replace the file, keeping its BOM and mode."""
+        """Replace the file as an editor would: through a symlink to its target, refusing a read-only file,
+        in place (still flushed to disk) when other hard links share it, else atomically (mode and owner kept).
+        Raises OSError with the reason; the file is then unchanged."""
         data = (b"\xef\xbb\xbf" if self.bom else b"") + new_text.encode("utf-8")
-        write_bytes_atomic(self.path, data, self.path.stat().st_mode)
+        target = self.path.resolve()
+        info = target.stat()
+        if not os.access(target, os.W_OK) or not info.st_mode & 0o222:
+            raise PermissionError("the file is read-only; not fixed")
+        if info.st_nlink > 1:
+            with open(target, "r+b") as handle:  # other names share this inode: keep them all in step
+                handle.write(data)
+                handle.truncate()
+                handle.flush()
+                os.fsync(handle.fileno())
+        else:
+            write_bytes_atomic(target, data, info.st_mode, owner=(info.st_uid, info.st_gid))
         self.text = new_text
 
 

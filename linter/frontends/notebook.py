@@ -189,7 +189,11 @@ class NotebookProgram:
 
 
 def serializer_for(text: str, data) -> dict | None:
-    """json.dumps settings that reproduce the notebook's text exactly, or None."""
+    """json.dumps settings that reproduce the notebook's text exactly, or None. JSON escapes line breaks
+    inside strings, so a CRLF notebook's raw line breaks are all layout: compare with them as LF."""
+    if "\r\n" in text and "\n" not in text.replace("\r\n", ""):
+        settings = serializer_for(text.replace("\r\n", "\n"), data)
+        return {**settings, "newline": "\r\n"} if settings else None
     for indent in (1, 2, 4, None):
         for sort_keys in (True, False):
             for ensure_ascii in (False, True):
@@ -202,8 +206,9 @@ def serializer_for(text: str, data) -> dict | None:
 
 def dump(data, settings: dict) -> str:
     tail = settings["tail"]
-    options = {k: v for k, v in settings.items() if k != "tail"}
-    return json.dumps(data, **options) + tail
+    options = {k: v for k, v in settings.items() if k not in ("tail", "newline")}
+    text = json.dumps(data, **options) + tail
+    return text.replace("\n", settings["newline"]) if "newline" in settings else text
 
 
 class Notebook(FrontEnd):
