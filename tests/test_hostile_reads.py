@@ -71,3 +71,28 @@ def test_a_gzip_bomb_inventory_is_refused_not_expanded(tmp_path):
     assert bomb.stat().st_size < 1024 * 1024
     with pytest.raises(ValueError, match="expands to more than"):
         read_json_maybe_gz(bomb)
+
+
+HEAD = "from peft import LoraConfig\nc = LoraConfig(target_modules=['q_proj'])\n"
+BOMBS = {
+    "nested-lambdas": (HEAD + "x = " + "lambda: " * 2900 + "1\n", "nested 101 levels deep"),
+    "chained-conditionals": (HEAD + "x = " + "a if b else " * 5000 + "a\n", "nested too deeply"),
+    "power-tower": (HEAD + "x = " + "2**" * 2900 + "2\n", "nested 101 levels deep"),
+    "chained-subscripts": (HEAD + "x = a" + "[0]" * 2900 + "\n", "nested 101 levels deep"),
+    "seven-megabytes": (HEAD + "".join(f"v{i} = 'x' * {i}\n" for i in range(300_000)), "too large to analyse"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_parse_bombs_are_refused_cheaply(tmp_path, name):
+    """Under a 1 GiB address-space limit and 30 s; each used 1-1.6 GB or 8-21 s before the depth bound."""
+    text, reason = BOMBS[name]
+    (tmp_path / "bomb.py").write_text(text)
+    limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+    code = (limit + "import sys; from loralint.cli import main; sys.exit(main(['check', '--offline', "
+            "'--output-format', 'json', 'bomb.py']))")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "LORALINT_CACHE_DIR": str(tmp_path / ".cache")}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=30)
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    (diag,) = json.loads(proc.stdout)
+    assert diag["code"] == "LL900" and reason in diag["message"]

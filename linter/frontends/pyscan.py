@@ -24,7 +24,21 @@ def _nesting_depth(text: str) -> int:
 
 
 MAX_SYNTAX_NODES = 100_000  # libcst needs ~25 s for a 800 KB file; no training script is that large
+MAX_SYNTAX_DEPTH = 100  # lambdas, `a if b else ...`, `2**2**...`, `a[0][0]...` nest without brackets
+MAX_SCRIPT_CHARS = 2_000_000  # Python's own parse of a larger file already costs a gigabyte
 LORA_CALL_NAMES = {"LoraConfig", "get_peft_model", "ModelConfig", "get_peft_config"}
+
+
+def _syntax_depth(tree: ast.AST) -> int:
+    """The deepest chain of syntax nodes (walked without recursion), beyond the limit at most."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_SYNTAX_DEPTH:
+            return depth
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _has_lora_call(tree: ast.Module) -> bool:
@@ -46,14 +60,22 @@ def scan(text: str) -> bool:
     it calls anything LoRA at all; only then is libcst imported and run."""
     if "\x00" in text:
         raise FrontEndError("file contains NUL bytes")
+    if len(text) > MAX_SCRIPT_CHARS:
+        raise FrontEndError(f"too large to analyse: {len(text):,} characters (the limit for a script is "
+                            f"{MAX_SCRIPT_CHARS:,})")
+    if _nesting_depth(text) > MAX_NESTING:
+        raise FrontEndError(f"brackets nested more than {MAX_NESTING} deep; not parsed")
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
         raise FrontEndError(f"syntax error: {exc.msg}", exc.lineno or 1, (exc.offset or 1)) from None
-    except (RecursionError, MemoryError, ValueError) as exc:
+    except RecursionError:
+        raise FrontEndError("expressions nested too deeply for Python's own parser; not analysed") from None
+    except (MemoryError, ValueError) as exc:
         raise FrontEndError(f"cannot parse: {type(exc).__name__}") from None
-    if _nesting_depth(text) > MAX_NESTING:
-        raise FrontEndError(f"brackets nested more than {MAX_NESTING} deep; not parsed")
+    depth = _syntax_depth(tree)
+    if depth > MAX_SYNTAX_DEPTH:
+        raise FrontEndError(f"expressions nested {depth} levels deep (the limit is {MAX_SYNTAX_DEPTH}); not analysed")
     if not _has_lora_call(tree):
         return False
     count = sum(1 for _ in ast.walk(tree))
