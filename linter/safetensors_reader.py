@@ -81,7 +81,7 @@ def read_header(path: Path) -> tuple[list[TensorInfo], dict]:
         if not isinstance(info, dict):
             raise SafetensorsError(f"tensor {name!r}: entry is not an object")
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if dtype not in DTYPE_SIZES:
+        if not isinstance(dtype, str) or dtype not in DTYPE_SIZES:
             raise SafetensorsError(f"tensor {name!r}: unknown dtype {dtype!r}")
         if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
             raise SafetensorsError(f"tensor {name!r}: invalid shape {shape!r}")

@@ -17,7 +17,7 @@ def check(ctx: RuleContext):
         return
     # a trainer's own refusal can come before any model is known
     where = f"on {analysis.inventory.model_class}: " if analysis.inventory is not None else ""
-    yield ctx.diagnostic(f"{where}{problem.reason}", ctx.span_for("target_modules", "layers_to_transform"))
+    yield ctx.diagnostic(f"{where}{problem.reason}", problem.span or ctx.span_for("target_modules", "layers_to_transform"))
 
 
 VALID = [

@@ -49,7 +49,7 @@ class Axolotl(Trainer):
             layers_pattern=data.get("peft_layers_pattern"),
             modules_to_save=data.get("lora_modules_to_save") or None,
             r=data.get("lora_r") if data.get("lora_r") is not None else 8,
-            use_dora=bool(data.get("peft_use_dora")),
+            use_dora=data.get("peft_use_dora") if isinstance(data.get("peft_use_dora"), bool) else bool(data.get("peft_use_dora")),
             target_parameters=_as_list(data.get("lora_target_parameters")),
         )
         ref = data.get("base_model_config") or data.get("base_model")
@@ -67,7 +67,8 @@ class Axolotl(Trainer):
                           "a list as a module-name suffix; write one pattern as a string, or plain names")
         fill(site, keys, text, {"target_modules": "lora_target_modules", "exclude_modules": "lora_exclude_modules",
                                 "lora_target_linear": "lora_target_linear",
-                                "target_parameters": "lora_target_parameters"})
+                                "target_parameters": "lora_target_parameters", "r": "lora_r",
+                                "modules_to_save": "lora_modules_to_save", "use_dora": "peft_use_dora"})
         return site
 
     def spec_for(self, site: Site, inventory):
@@ -85,7 +86,8 @@ class Axolotl(Trainer):
     def evidence(self, data: dict, keys: dict, path: Path, add) -> None:
         if data.get("processor_type"):
             add("multimodal", f"sets processor_type: {data['processor_type']}", "processor_type")
-        for entry in data.get("datasets") or []:
+        datasets = data.get("datasets")
+        for entry in datasets if isinstance(datasets, list) else []:
             if not isinstance(entry, dict):
                 continue
             ds_path, ds_type = str(entry.get("path", "")), entry.get("type")

@@ -76,7 +76,7 @@ class LlamaFactory(Trainer):
         site = new_site(path, "llamafactory", data.get("model_name_or_path"), spec)
         site.flags = flags
         fill(site, keys, text, {"target_modules": "lora_target", "freeze_vision_tower": "freeze_vision_tower",
-                                "freeze_multi_modal_projector": "freeze_multi_modal_projector"})
+                                "freeze_multi_modal_projector": "freeze_multi_modal_projector", "r": "lora_rank"})
         return site
 
     def spec_for(self, site: Site, inventory):

@@ -44,9 +44,9 @@ def spec_from_peft_dict(data: dict) -> LoraSpec:
         layers_pattern=data.get("layers_pattern"),
         modules_to_save=data.get("modules_to_save"),
         r=r,
-        rank_pattern=dict(get("rank_pattern", {})),
-        use_dora=bool(get("use_dora", False)),
-        lora_bias=bool(get("lora_bias", False)),
+        rank_pattern=get("rank_pattern", {}),
+        use_dora=get("use_dora", False),
+        lora_bias=get("lora_bias", False),
         target_parameters=data.get("target_parameters"),
         task_type=data.get("task_type"),
     )
@@ -66,6 +66,13 @@ def sites_from_text(text: str, path: Path) -> list[Site]:
         spec = spec_from_peft_dict(data)
     except (TypeError, ValueError) as exc:
         raise FrontEndError(f"malformed LoRA settings: {exc}", key_span.line) from None
+    from dataclasses import fields
+
+    from .types import first_wrong, refusal
+
+    values = {f.name: getattr(spec, f.name) for f in fields(spec)}
+    values["init_lora_weights"] = data.get("init_lora_weights", True) if data.get("init_lora_weights") is not None else True
+    wrong = first_wrong(values)
     model_ref = data.get("base_model_name_or_path")
     site = Site(
         file=str(path),
@@ -79,6 +86,17 @@ def sites_from_text(text: str, path: Path) -> list[Site]:
         frontend=AdapterConfig.name,
     )
     _json_spans(site, text)
+    if wrong is not None:
+        field, accepted = wrong
+        found = re.search(rf'"{field}"\s*:', text)
+        span = span_at(text, found.start(), found.end() - 1) if found else key_span
+        site.problem = Problem(Kind.WOULD_REFUSE, refusal(field, accepted, values[field]), span)
+        site.lora = LoraSpec()
+        from ..adapter_audit import weights_beside
+
+        site.weights = weights_beside(path)
+        site.weights_init = repr(values["init_lora_weights"])  # not a PEFT value: the zero test says nothing
+        return [site]
     if site.model_ref is None:
         site.problem = Problem(Kind.NOT_STATIC,
                                "`base_model_name_or_path` is missing, so the base model is unknown (pass --model)")

@@ -279,6 +279,15 @@ def _readings(values: dict, ref):
 
 
 def _build_site(pyfile, call, kind, values, origins, spans, unknown, dict_node, load, span_of) -> Site:
+    from .types import first_wrong, refusal
+
+    wrong = first_wrong(values)
+    if wrong is not None:  # PEFT would refuse it: keep the site, without the value
+        field, accepted = wrong
+        refused = Problem(Kind.WOULD_REFUSE, refusal(field, accepted, values[field]), spans.get(field))
+        values = {k: v for k, v in values.items() if k != field}
+    else:
+        refused = None
     spec = LoraSpec(
         target_modules=values.get("target_modules"),
         exclude_modules=values.get("exclude_modules"),
@@ -321,6 +330,11 @@ def _build_site(pyfile, call, kind, values, origins, spans, unknown, dict_node, 
         site.problem = Problem(Kind.NOT_STATIC, "not statically known: " + ", ".join(unknown))
     if kind.startswith("unsloth"):
         _apply_unsloth(site, kind, values)
+    if refused is not None:
+        site.problem = refused
+    if any(u.startswith("`r` ") for u in unknown):
+        default = spec.r
+        site.notes.append(f"`r` is not statically known; the parameter counts assume r={default}")
     if pyfile.launch is not None:
         _locate_at_launch(site, pyfile, kind)
     return site

@@ -476,7 +476,10 @@ class PythonFile:
                 if value is UNKNOWN:
                     return UNKNOWN, o
                 items.append(value)
-            return (list(items) if not isinstance(node, cst.Set) else list(dict.fromkeys(items))), origin
+            if isinstance(node, cst.Set):
+                unique = {repr(item): item for item in items}  # items may be unhashable (lists)
+                return list(unique.values()), origin
+            return list(items), origin
         if isinstance(node, cst.Dict):
             out = {}
             for element in node.elements:

@@ -77,6 +77,7 @@ class TrainerConfig(FrontEnd):
         site = trainer.build(data, keys, text, path)
         if site is None:
             return []
+        _refuse_wrong_types(site, keys, text)
         site.frontend = trainer.name
         if trainer.package:
             from .clis import semantics_note, trainer_pin
@@ -109,6 +110,22 @@ class TrainerConfig(FrontEnd):
         except FrontEndError:
             return False
         return True
+
+
+def _refuse_wrong_types(site: Site, keys: dict, text: str) -> None:
+    """A LoRA value of a type PEFT does not take: the site keeps its location and says so (LL004)."""
+    from dataclasses import fields
+
+    from .types import first_wrong, refusal
+
+    values = {f.name: getattr(site.lora, f.name) for f in fields(site.lora)}
+    wrong = first_wrong(values)
+    if wrong is None:
+        return
+    field, accepted = wrong
+    key = site.key_names.get(field, field)
+    span = key_span(text, *keys[key]) if key in keys else site.call_span
+    site.problem = Problem(Kind.WOULD_REFUSE, refusal(field, accepted, values[field], key), span)
 
 
 # -- helpers the trainers share ----------------------------------------------------------------------

@@ -36,7 +36,8 @@ class TrlConfig(Trainer):
                         r=data.get("lora_r") if data.get("lora_r") is not None else 16,
                         use_dora=bool(data.get("use_dora")), target_parameters=data.get("lora_target_parameters"))
         site = new_site(path, "trl", data.get("model_name_or_path"), spec)
-        fill(site, keys, text, {"target_modules": "lora_target_modules"})
+        fill(site, keys, text, {"target_modules": "lora_target_modules", "r": "lora_r",
+                                "target_parameters": "lora_target_parameters"})
         return site
 
     def evidence(self, data: dict, keys: dict, path: Path, add) -> None:
