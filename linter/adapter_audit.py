@@ -18,11 +18,6 @@ WEIGHTS = "adapter_model.safetensors"
 PICKLE_WEIGHTS = "adapter_model.bin"
 # init_lora_weights values under which a zero matrix at save time means "never trained"
 ZERO_INIT = {True, "gaussian", "eva"}
-_KEY = re.compile(
-    r"^(?:base_model\.model\.)?(?P<module>.+?)\."
-    r"(?P<part>lora_A|lora_B|lora_embedding_A|lora_embedding_B|lora_magnitude_vector)"
-    r"(?:\.[A-Za-z0-9_-]+)*$"
-)
 
 
 class AuditError(Exception):
@@ -48,6 +43,23 @@ class Audit:
     @property
     def dead(self) -> list[AdapterWeights]:
         return [a for a in self.adapters if a.trained is False]
+
+
+_PARTS = ("lora_A", "lora_B", "lora_embedding_A", "lora_embedding_B", "lora_magnitude_vector")
+_SUFFIX_PART = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _split_key(name: str, skip_prefix: bool = True) -> tuple[str, str] | None:
+    """(module, LoRA part) of a saved tensor's name, in one pass over its dotted parts (a regex with a lazy
+    module group backtracks quadratically on a long name)."""
+    parts = name.split(".")
+    skip = 2 if skip_prefix and parts[:2] == ["base_model", "model"] else 0
+    for index in range(len(parts) - 1, skip, -1):
+        if parts[index] in _PARTS:
+            return ".".join(parts[skip:index]), parts[index]
+        if not _SUFFIX_PART.fullmatch(parts[index]):
+            return None
+    return _split_key(name, False) if skip else None
 
 
 def weights_beside(config_path: Path) -> Path | None:
@@ -79,10 +91,10 @@ def audit(weights: Path, init_lora_weights=True) -> Audit:
     by_module: dict[str, AdapterWeights] = {}
     zero_init_tensors: list[TensorInfo] = []
     for tensor in tensors:
-        match = _KEY.match(tensor.name)
-        if match is None:
+        found = _split_key(tensor.name)
+        if found is None:
             continue  # modules_to_save copies, trainable tokens ...
-        module, part = match.group("module"), match.group("part")
+        module, part = found
         entry = by_module.setdefault(module, AdapterWeights(module))
         entry.params += tensor.numel
         if part in ("lora_B", "lora_embedding_A") and tensor.name.endswith((".weight", part)):

@@ -40,8 +40,12 @@ def covering_roots(names: set[str], forbidden: set[str]) -> list[str]:
                 break
             best = ancestor
         roots.add(best)
-    # drop roots nested in other roots
-    return sorted(r for r in roots if not any(r.startswith(o + ".") for o in roots))
+    # drop roots nested in other roots (an ancestor is a dotted prefix: linear in the names, not quadratic)
+    def nested(root: str) -> bool:
+        parts = root.split(".")
+        return any(".".join(parts[:i]) in roots for i in range(1, len(parts)))
+
+    return sorted(r for r in roots if not nested(r))
 
 
 def natural_key(name: str):

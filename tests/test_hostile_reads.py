@@ -96,3 +96,34 @@ def test_parse_bombs_are_refused_cheaply(tmp_path, name):
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     (diag,) = json.loads(proc.stdout)
     assert diag["code"] == "LL900" and reason in diag["message"]
+
+
+def _safetensors(names: list[str]) -> bytes:
+    import struct
+
+    header = {name: {"dtype": "F32", "shape": [1, 1], "data_offsets": [4 * i, 4 * i + 4]} for i, name in enumerate(names)}
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + bytes(4 * len(names))
+
+
+def test_an_adapter_with_20000_tensors_and_one_with_a_140_kb_name(tmp_path):
+    """Both took 25-40 s (a quadratic root search, a backtracking regex); now a bounded subprocess."""
+    for folder, names in (("many", [f"base_model.model.model.layers.{i}.mlp.experts.{j}.down_proj.lora_{ab}.weight"
+                                    for i in range(40) for j in range(250) for ab in "AB"]),
+                          ("long", ["base_model.model." + "a" * 140_000 + ".lora_B.weight"])):
+        adapter = tmp_path / folder
+        adapter.mkdir()
+        (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "target_modules": ["down_proj"]}))
+        (adapter / "adapter_model.safetensors").write_bytes(_safetensors(names))
+        code, diagnostics = check(tmp_path, f"{folder}/adapter_config.json", timeout=30)
+        assert "LL005" in [d["code"] for d in diagnostics]  # every B matrix is zero: never trained
+
+
+def test_a_large_plain_yaml_is_not_an_alias_bomb(tmp_path):
+    text = "".join(f"key{i}: value{i}\n" for i in range(30_000))  # 100k nodes, no alias
+    (tmp_path / "settings.yaml").write_text("base_model: x\nadapter: lora\n" + text)
+    code, diagnostics = check(tmp_path, "settings.yaml", timeout=30)
+    assert [d["code"] for d in diagnostics] == ["LL901"]  # read; only the made-up model is unknown
+    (tmp_path / "huge.yaml").write_text("base_model: x\nadapter: lora\n" + text * 5)  # over the size limit
+    code, diagnostics = check(tmp_path, "huge.yaml", timeout=30)
+    assert [d["code"] for d in diagnostics] == ["LL900"] and "larger than" in diagnostics[0]["message"]
