@@ -76,8 +76,10 @@ class Inventory:
 
     @classmethod
     def from_json(cls, data: dict, source: str = "") -> "Inventory":
+        """Raises ValueError for anything but a well-formed inventory (a damaged cache entry is a miss)."""
         if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
             raise ValueError(f"not a loralint inventory of schema {SCHEMA_VERSION}")
+        _validate(data)
         modules = [Module(n, c, k, comp, tuple(d), numel) for n, c, k, comp, d, numel in data["modules"]]
         return cls(
             model_type=data["model_type"],
@@ -105,6 +107,38 @@ class Inventory:
             if parent not in name_set:
                 tops.append(name)
         return tops
+
+
+MAX_MODULES = 2_000_000
+
+
+def _validate(data: dict) -> None:
+    def text(value) -> bool:
+        return isinstance(value, str) and len(value) < 4096
+
+    def whole(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 62
+
+    rows = data.get("modules")
+    if not isinstance(rows, list) or len(rows) > MAX_MODULES:
+        raise ValueError("modules must be a list of a bounded length")
+    kinds = LORA_WRAPPABLE | {OTHER}
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 6 and text(row[0]) and text(row[1]) and row[2] in kinds
+                and row[3] in COMPONENTS and isinstance(row[4], list) and len(row[4]) <= 8
+                and all(whole(d) for d in row[4]) and whole(row[5])):
+            raise ValueError(f"malformed module entry: {str(row)[:80]}")
+    for key in ("model_type", "model_class", "transformers_version", "config_sha256"):
+        if not text(data.get(key)):
+            raise ValueError(f"{key} must be a string")
+    if not isinstance(data.get("multimodal"), bool) or not (data.get("output_embedding") is None or text(data["output_embedding"])):
+        raise ValueError("multimodal / output_embedding have the wrong type")
+    if not isinstance(data.get("image_only", []), list) or not all(text(n) for n in data.get("image_only", [])):
+        raise ValueError("image_only must be a list of names")
+    for entry in data.get("parameters", []):
+        if not (isinstance(entry, list) and len(entry) == 3 and text(entry[0]) and text(entry[1])
+                and isinstance(entry[2], list) and all(whole(d) for d in entry[2])):
+            raise ValueError(f"malformed parameter entry: {str(entry)[:80]}")
 
 
 def config_sha256(config: dict) -> str:

@@ -98,8 +98,10 @@ def read_config(path: Path) -> dict:
         raise Unresolved(f"cannot read {path}: {exc}") from None
     try:
         config = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except json.JSONDecodeError as exc:
         raise Unresolved(f"{path} is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError):  # an integer too long to convert, or nesting too deep
+        raise Unresolved(f"{path} holds a number too long or nesting too deep for a model config; not read") from None
     return _vetted(config, str(path))
 
 
@@ -111,7 +113,33 @@ def _vetted(config, where: str) -> dict:
     model_type = config.get("model_type")
     if not isinstance(model_type, str) or not model_type:
         raise Unresolved(f"{where} has no `model_type`; loralint does not guess the architecture from the name")
+    oversized = _oversized(config)
+    if oversized is not None:
+        raise Unresolved(f"{where} declares {oversized[0]} = {oversized[1]}, more than any real model (the limit is "
+                         f"{oversized[2]}); loralint does not build it")
     return config
+
+
+# structural sizes no real checkpoint comes near: a config beyond them would take minutes and gigabytes to build
+SIZE_LIMITS = ((re.compile(r"(num_hidden_layers|num_layers|n_layers?|depth|num_blocks|encoder_layers|decoder_layers)$"), 1024),
+               (re.compile(r"(num_experts|num_local_experts|n_routed_experts)$"), 4096),
+               (re.compile(r"(hidden_size|intermediate_size|d_model|n_embd)$"), 1 << 20))
+
+
+def _oversized(config, depth: int = 0):
+    """(key, value, limit) of the first size a config declares beyond what any real model has, or None."""
+    if depth > 8 or not isinstance(config, dict):
+        return None
+    for key, value in config.items():
+        if isinstance(value, dict):
+            found = _oversized(value, depth + 1)
+            if found:
+                return found
+        elif isinstance(value, int) and not isinstance(value, bool):
+            for pattern, limit in SIZE_LIMITS:
+                if pattern.match(str(key)) and value > limit:
+                    return key, value, limit
+    return None
 
 
 def hf_cache_dir() -> str:

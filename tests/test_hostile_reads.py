@@ -127,3 +127,43 @@ def test_a_large_plain_yaml_is_not_an_alias_bomb(tmp_path):
     (tmp_path / "huge.yaml").write_text("base_model: x\nadapter: lora\n" + text * 5)  # over the size limit
     code, diagnostics = check(tmp_path, "huge.yaml", timeout=30)
     assert [d["code"] for d in diagnostics] == ["LL900"] and "larger than" in diagnostics[0]["message"]
+
+
+def test_configs_no_real_model_has_are_refused_before_a_build(tmp_path):
+    from loralint.resolve import ZOO_DIR, Resolver, Unresolved
+
+    base = json.loads((ZOO_DIR / "Qwen--Qwen2.5-7B-Instruct" / "config.json").read_text())
+    deep, digits = tmp_path / "deep", tmp_path / "digits"
+    deep.mkdir(), digits.mkdir()
+    (deep / "config.json").write_text(json.dumps({**base, "num_hidden_layers": 20000}))
+    (digits / "config.json").write_text(json.dumps({**base, "num_hidden_layers": 2}).replace(
+        '"vocab_size": 152064', '"vocab_size": 1' + "0" * 5000))
+    resolver = Resolver(offline=True, cache_dir=tmp_path / "cache")
+    with pytest.raises(Unresolved, match="num_hidden_layers = 20000, more than any real model"):
+        resolver.inventory(str(deep))
+    with pytest.raises(Unresolved, match="number too long"):
+        resolver.inventory(str(digits))
+
+
+@pytest.mark.slow  # builds a model on the meta device
+@pytest.mark.parametrize("damage", ["truncated-gzip", "wrong-types", "gzip-bomb", "not-json"])
+def test_a_damaged_cache_entry_is_a_miss_and_rebuilt(tmp_path, damage):
+    pytest.importorskip("torch")
+    from loralint.resolve import ZOO_DIR, Resolver
+
+    config = json.loads((ZOO_DIR / "Qwen--Qwen2.5-7B-Instruct" / "config.json").read_text())
+    model = tmp_path / "tiny"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 2}))
+    first = Resolver(offline=True, cache_dir=tmp_path / "cache").inventory(str(model))[1]
+    (entry,) = (tmp_path / "cache" / "inventories").iterdir()
+    good = entry.read_bytes()
+    damaged = {
+        "truncated-gzip": gzip.compress(good)[:40],
+        "wrong-types": json.dumps({**json.loads(good), "modules": [["x", "Linear", "linear", "language", ["a"], 1]]}).encode(),
+        "gzip-bomb": gzip.compress(b" " * (300 * 1024 * 1024)),
+        "not-json": b"\x00\xff" * 10,
+    }[damage]
+    entry.write_bytes(damaged)
+    again = Resolver(offline=True, cache_dir=tmp_path / "cache").inventory(str(model))[1]
+    assert again.source == "built" and again.modules == first.modules
