@@ -107,6 +107,7 @@ def test_unbundled_model_without_torch_says_what_to_install(cache_env, tmp_path)
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # builds a model on the meta device
 def test_cold_build_is_cached_then_warm(cache_env, tmp_path):
     (tmp_path / "m").mkdir()
     config = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128,
@@ -126,6 +127,7 @@ def test_cold_build_is_cached_then_warm(cache_env, tmp_path):
     assert site["total_params"] == 2 * 2 * 8 * (64 + 64)  # 2 layers x (q, v) x r*(in+out)
 
 
+@pytest.mark.slow  # builds a model on the meta device
 def test_inventory_file_lets_ci_lint_a_private_model_without_torch(cache_env, tmp_path):
     (tmp_path / "private").mkdir()
     (tmp_path / "private" / "config.json").write_text(json.dumps(

@@ -63,12 +63,14 @@ def test_files_over_the_limit_are_refused_by_size(tmp_path):
     assert [d["code"] for d in diagnostics] == ["LL900"] and "over the" in diagnostics[0]["message"]
 
 
-def test_a_gzip_bomb_inventory_is_refused_not_expanded(tmp_path):
+def test_a_gzip_bomb_inventory_is_refused_not_expanded(tmp_path, monkeypatch):
+    from loralint import inventory
     from loralint.inventory import read_json_maybe_gz
 
+    monkeypatch.setattr(inventory, "MAX_INVENTORY_BYTES", 1024 * 1024)  # the same bound, smaller
     bomb = tmp_path / "private.json.gz"
-    bomb.write_bytes(gzip.compress(b"[" + b" " * (300 * 1024 * 1024) + b"]", compresslevel=9))
-    assert bomb.stat().st_size < 1024 * 1024
+    bomb.write_bytes(gzip.compress(b"[" + b" " * (64 * 1024 * 1024) + b"]", compresslevel=9))
+    assert bomb.stat().st_size < 256 * 1024
     with pytest.raises(ValueError, match="expands to more than"):
         read_json_maybe_gz(bomb)
 
