@@ -7,6 +7,7 @@ the editor never waits; results go back through the event loop. Positions are UT
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import uuid
 from pathlib import Path
@@ -72,6 +73,8 @@ class LoralintServer(LanguageServer):
         from .config import ConfigError
         from .discovery import is_candidate
 
+        if uri not in self.workspace.text_documents:
+            return  # closed meanwhile; a path is never read from disk here
         document = self.workspace.get_text_document(uri)
         path = Path(to_fs_path(uri) or uri)
         if not is_candidate(path):
@@ -141,6 +144,8 @@ class LoralintServer(LanguageServer):
     # -- code actions ---------------------------------------------------------------------------------
     def code_actions(self, params: types.CodeActionParams) -> list[types.CodeAction]:
         uri = params.text_document.uri
+        if uri not in self.workspace.text_documents:
+            return []  # not open in the editor: never read the path (it may be a FIFO or a device)
         with self.lock:
             text, diagnostics = self.results.get(uri, ("", []))
         document = self.workspace.get_text_document(uri)
@@ -266,6 +271,92 @@ def build_server() -> LoralintServer:
     return server
 
 
+MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_HEADER_LINE = 8 * 1024
+
+
 def main() -> int:
-    build_server().start_io()
-    return 0
+    """Serve over stdio; the exit code is 0 after `shutdown` then `exit`, 1 for `exit` alone (the LSP spec)."""
+    import logging
+    import sys
+
+    logging.getLogger("pygls").setLevel(logging.CRITICAL)  # malformed input is answered, not printed
+    server = build_server()
+    try:
+        asyncio.run(_serve(server, sys.stdin.buffer, sys.stdout.buffer))
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass
+    return 0 if server.protocol._shutdown else 1
+
+
+class _Exit(Exception):
+    pass
+
+
+async def _serve(server: LoralintServer, stdin, stdout) -> None:
+    """The stdio framing, read robustly: LF or CRLF header lines, a missing, invalid or oversized
+    Content-Length skipped until the next header, bodies that are not JSON-RPC answered with an error."""
+    import json
+
+    from pygls.io_ import StdinAsyncReader, StdoutWriter
+
+    reader = StdinAsyncReader(stdin, server.thread_pool)
+    server.protocol.set_writer(StdoutWriter(stdout))
+    length = None
+    while True:
+        line = await reader.readline()
+        if not line:
+            return  # the client closed the stream
+        if len(line) > MAX_HEADER_LINE:
+            length = None
+            continue
+        text = line.decode("ascii", "replace").strip()
+        found = re.search(r"Content-Length:\s*(\S*)", text, re.I)
+        if found:  # also resynchronises after a malformed message
+            value = found.group(1)
+            length = int(value) if value.isdigit() and 0 < int(value) <= MAX_BODY_BYTES else None
+            continue
+        if text or length is None:
+            continue  # another header, or a blank line after a header we could not use
+        body = await reader.readexactly(length)
+        length = None
+        if not body:
+            return
+        try:
+            _dispatch(server, json.loads(body))
+        except _Exit:
+            return
+        except ValueError:
+            _reply_error(server, None, -32700, "Parse error: the body is not JSON")
+
+
+def _dispatch(server: LoralintServer, data) -> None:
+    protocol = server.protocol
+    if not isinstance(data, dict) or data.get("jsonrpc") != "2.0":
+        _reply_error(server, data.get("id") if isinstance(data, dict) else None, -32600, "Invalid request")
+        return
+    request_id, method = data.get("id"), data.get("method")
+    if protocol._shutdown and method != "exit":
+        if request_id is not None and method is not None:
+            _reply_error(server, request_id, -32600, "the server is shut down; only `exit` is accepted")
+        return
+    try:
+        message = protocol.structure_message(data)
+    except Exception:  # pygls raises JsonRpcInvalidParams / JsonRpcInternalError
+        if request_id is not None and method is not None:
+            _reply_error(server, request_id, -32602, f"Invalid params for {method}")
+        return
+    if method == "exit":
+        raise _Exit  # main() turns shutdown-or-not into the exit code
+    try:
+        protocol.handle_message(message)
+    except Exception:
+        if request_id is not None and method is not None:
+            _reply_error(server, request_id, -32603, f"Internal error handling {method}")
+
+
+def _reply_error(server: LoralintServer, request_id, code: int, message: str) -> None:
+    import json
+
+    body = json.dumps({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}).encode()
+    server.protocol.writer.write(b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
