@@ -43,12 +43,37 @@ class Analysis:
     problems: list[Problem] = field(default_factory=list)
     dead_modules: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the user should know about how the site was read
+    discarded: frozenset = frozenset()  # module roots whose output the model discards even with media (LLaVA)
+    discarded_why: str = ""
     era: object = None  # eras.Era: the transformers whose module names were used
     other_era_inventory: Inventory | None = None  # today's names, when the project's era differs (fixes valid in both)
 
     def problem(self, *kinds: Kind, weights: bool = False) -> Problem | None:
         """The first problem of these kinds, about the site itself (or, with weights=True, its saved weights)."""
         return next((p for p in self.problems if p.kind in kinds and (p.file is not None) == weights), None)
+
+    @property
+    def mix(self) -> frozenset | None:
+        """The media the data holds (None when unknown)."""
+        from .modality import mix_of
+
+        return mix_of(self.modality)
+
+    def dead(self, module, mix: frozenset | None = None) -> bool:
+        """Does this module's adapter get no gradient from data of this mix (default: the site's; unknown: text)?"""
+        mix = mix if mix is not None else (self.mix or frozenset({"text"}))
+        if any(module.name == root or module.name.startswith(root + ".") for root in self.discarded):
+            return True
+        component = module.component
+        if component == "vision":
+            return not mix & {"image", "video"}
+        if component == "audio":
+            return "audio" not in mix
+        if component == "projector":
+            return mix <= {"text"}
+        if module.name in self.inventory.image_only:
+            return "image" not in mix
+        return False
 
     @property
     def unresolved(self) -> Problem | None:
@@ -116,8 +141,13 @@ def _match_site(analysis: Analysis, resolver: Resolver, overrides: Overrides) ->
         analysis.problems.append(Problem(Kind.WOULD_REFUSE, result.error))
     elif result.forward_crash:
         analysis.problems.append(Problem(Kind.FORWARD_CRASH, result.forward_crash))
-    inventory = analysis.inventory
-    analysis.dead_modules = [a for a in result.adapted if inventory.text_only_dead(a.module)]
+    from . import arch
+
+    config = analysis.model.config if analysis.model is not None else None
+    discarded, why = arch.discarded_vision_layers(analysis.inventory.model_type, config, analysis.inventory)
+    analysis.discarded, analysis.discarded_why = frozenset(discarded), why
+    # the site's mix; with unknown data, what text-only data would leave dead (LL002's question)
+    analysis.dead_modules = [a for a in result.adapted if analysis.dead(a.module)]
 
 
 def _apply_era(analysis: Analysis, overrides: Overrides) -> None:

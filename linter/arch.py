@@ -5,6 +5,7 @@ when an image is present. One entry per model_type; each is backed by a gradient
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 
@@ -27,6 +28,38 @@ IMAGE_ONLY_LANGUAGE_MODULES = {
 def image_only_modules(model_type: str, config: dict, language_prefixes: Iterable[str], names: Iterable[str]) -> set[str]:
     rule = IMAGE_ONLY_LANGUAGE_MODULES.get(model_type)
     return rule(config, list(language_prefixes), names) if rule else set()
+
+
+def _discarded_vision_layers(config: dict, vision_layers: dict[int, str]) -> tuple[set[str], str]:
+    """LLaVA-style models read image features from `vision_feature_layer` (default -2): the encoder layers after
+    the deepest one read run on every image but their output is discarded, so their adapters never train."""
+    layer = config.get("vision_feature_layer", -2)
+    layers = layer if isinstance(layer, list) else [layer]
+    if not vision_layers or not all(isinstance(v, int) and not isinstance(v, bool) for v in layers):
+        return set(), ""
+    count = max(vision_layers) + 1
+    deepest = max(v if v >= 0 else count + v for v in layers)
+    discarded = {name for index, name in vision_layers.items() if index > deepest}
+    return discarded, f"vision_feature_layer = {layer}"
+
+
+# model_type -> rule(config, {vision encoder layer index: module name}) -> (discarded layer names, why)
+DISCARDED_VISION_LAYERS = {model_type: _discarded_vision_layers for model_type in (
+    "llava", "llava_next", "llava_next_video", "llava_onevision", "vipllava", "video_llava", "mistral3",
+    "aya_vision", "internvl")}
+
+
+def discarded_vision_layers(model_type: str, config: dict, inventory) -> tuple[set[str], str]:
+    """Vision encoder layers (module names, the layer containers) whose output the model discards."""
+    rule = DISCARDED_VISION_LAYERS.get(model_type)
+    if rule is None or not isinstance(config, dict):
+        return set(), ""
+    layers = {}
+    for module in inventory.modules:
+        found = re.search(r"\.(?:encoder\.)?layers?\.(\d+)$", module.name)
+        if module.component == "vision" and found:
+            layers[int(found.group(1))] = module.name
+    return rule(config, layers)
 
 
 # Models that take image input without a vision sub-model: the modules that map image patches into the

@@ -26,6 +26,17 @@ def _split_list(value: str | None):
     return items
 
 
+def _modality(value: str) -> str:
+    from .modality import canonical
+
+    if value == "auto":
+        return value
+    try:
+        return canonical(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _cli_site(args):
     from .matching import LoraSpec
     from .site import Site
@@ -85,7 +96,8 @@ def cmd_report(args) -> int:
             sites.extend(found)
         if not sites:
             print("loralint: no LoRA configuration found in " + ", ".join(args.paths), file=sys.stderr)
-        overrides = Overrides(modality=args.modality, model=args.model, model_class=args.model_class,
+        modality = args.modality or settings.modality
+        overrides = Overrides(modality=None if modality == "auto" else modality, model=args.model, model_class=args.model_class,
                               transformers=args.transformers or settings.transformers,
                               transformers_from="--transformers" if args.transformers else "[tool.loralint] transformers")
     elif args.model:
@@ -230,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--modules-to-save", help="comma list of modules trained in full")
     report.add_argument("-r", "--rank", dest="r", type=int, default=8, help="LoRA rank (default 8)")
     report.add_argument("--use-dora", action="store_true")
-    report.add_argument("--modality", choices=["text", "multimodal"], help="declare the training data's modality")
+    report.add_argument("--modality", type=_modality, metavar="MIX",
+                        help="the training data's modality: text, multimodal, auto, or a mix such as text,image")
     report.add_argument("--format", choices=["table", "markdown", "json"], default="table")
     report.add_argument("--offline", action="store_true", help="never download a config.json")
     report.add_argument("--refresh", action="store_true", help="retry models whose download failed recently")
@@ -246,8 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--select", help="comma list of rule codes, prefixes or names to enable")
     check.add_argument("--ignore", help="comma list of rule codes, prefixes or names to disable")
     check.add_argument("--output-format", choices=["full", "concise", "json", "github", "sarif"], default="full")
-    check.add_argument("--modality", choices=["text", "multimodal", "auto"], default=None,
-                       help="declare the training data's modality for every site (default: inferred)")
+    check.add_argument("--modality", type=_modality, metavar="MIX", default=None,
+                       help="the training data's modality for every site: text, multimodal, auto (inferred, the "
+                            "default), or a mix such as text,image or text,audio")
     check.add_argument("--model", help="base model for every site (overrides what the files name)")
     check.add_argument("--offline", action="store_true", help="never download a config.json")
     check.add_argument("--refresh", action="store_true", help="retry models whose download failed recently")

@@ -75,9 +75,16 @@ def load_settings(start: Path, explicit: Path | None = None) -> Settings:
             raise ConfigError(f"{path}: [tool.loralint] per-file-ignores must be a table of glob = [codes]")
         settings.per_file_ignores = {k: _string_list(v, f"per-file-ignores.{k}", path) for k, v in pfi.items()}
     if "modality" in table:
-        if table["modality"] not in ("text", "multimodal", "auto"):
-            raise ConfigError(f"{path}: [tool.loralint] modality must be \"text\", \"multimodal\" or \"auto\"")
-        settings.modality = None if table["modality"] == "auto" else table["modality"]
+        from .modality import canonical
+
+        value = table["modality"]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = "+".join(value)
+        try:
+            settings.modality = None if value == "auto" else canonical(value)
+        except (ValueError, TypeError):
+            raise ConfigError(f'{path}: [tool.loralint] modality must be "auto", "text", "multimodal", or a mix such as '
+                              '["text", "image"]') from None
     if "models" in table:
         models = table["models"]
         if not isinstance(models, dict) or not all(isinstance(v, str) for v in models.values()):

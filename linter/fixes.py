@@ -55,10 +55,12 @@ def natural_key(name: str):
 COMPONENT_ORDER = {"vision": 0, "audio": 1, "projector": 2, "language": 3, "head": 4}
 
 
-def dead_roots(inventory: Inventory, dead_names: set[str]) -> list[str]:
+def dead_roots(inventory: Inventory, dead_names: set[str], is_dead=None) -> list[str]:
     """Where dead adapters sit, as the sub-trees that hold nothing live (`model.visual`, ...),
-    towers first, then projectors, then image-only language layers."""
-    live = {m.name for m in inventory.modules if not inventory.text_only_dead(m)}
+    towers first, then projectors, then image-only language layers. `is_dead(module)` says what is dead
+    (default: with text-only data)."""
+    is_dead = is_dead or inventory.text_only_dead
+    live = {m.name for m in inventory.modules if not is_dead(m)}
     component = {m.name: m.component for m in inventory.modules}
     roots = covering_roots(dead_names, live)
     return sorted(roots, key=lambda r: (COMPONENT_ORDER.get(component.get(r, "projector"), 2), natural_key(r)))
@@ -113,6 +115,13 @@ def _target_candidates(inventory: Inventory, spec: LoraSpec, live: list[str]):
     if isinstance(targets, str):
         # keep the user's own pattern, anchored to the language model
         yield rf"(?={prefix}\.)(?:{targets})"
+    # the user's targets minus the dead sub-trees (media data: a tower lives, a discarded layer does not)
+    dead = {m.name for m in inventory.modules} - set(live)
+    roots = covering_roots({n for n in dead if n not in live}, set(live)) if dead else []
+    if roots and len(roots) <= 16:
+        excluded = _alternation(re.escape(r) for r in roots)
+        chosen = targets if isinstance(targets, str) else rf"(?:.*\.)?(?:{'|'.join(re.escape(t) for t in leaves)})"
+        yield rf"(?!{excluded}(?:\.|$))(?:{chosen})"
     # exact, always right, never pretty
     yield "(" + "|".join(re.escape(n) for n in live) + ")"
 

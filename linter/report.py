@@ -42,6 +42,7 @@ def site_json(analysis: Analysis) -> dict:
                     "component": comp,
                     "params": adapted.params,
                     "text_only_dead": inv.text_only_dead(adapted.module),
+                    "dead": analysis.dead(adapted.module),  # with the site's data (text-only when unknown)
                 }
             )
         saved = [{"name": m.name, "component": m.component, "params": m.numel} for m in result.saved]
@@ -65,6 +66,7 @@ def site_json(analysis: Analysis) -> dict:
         "modules_to_save": saved,
         "total_params": sum(m["params"] for m in modules),
         "dead_params": sum(m["params"] for m in modules if m["text_only_dead"]),
+        "mix_dead_params": sum(m["params"] for m in modules if m["dead"]),
     }
     notes = list(analysis.notes) + (list(result.notes) if result is not None else [])
     if notes:
@@ -111,11 +113,16 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
+def _data(site: dict) -> str:
+    value = site["modality"]["value"]
+    return "text-only" if value in ("text", "unknown") else value
+
+
 def _rows(site: dict) -> list[list[str]]:
     total = site["total_params"]
     rows = []
     for comp, entry in site["components"].items():
-        dead = sum(m["params"] for m in site["modules"] if m["component"] == comp and m["text_only_dead"])
+        dead = sum(m["params"] for m in site["modules"] if m["component"] == comp and m["dead"])
         if dead == entry["params"]:
             status = "dead"
         elif dead:
@@ -125,7 +132,7 @@ def _rows(site: dict) -> list[list[str]]:
         rows.append([comp, str(entry["modules"]), human_count(entry["params"]), _percent(entry["params"], total), status])
     count = sum(e["modules"] for e in site["components"].values())
     rows.append(["total", str(count), human_count(total), "100.0%" if total else "-",
-                 f"{_percent(site['dead_params'], total)} dead"])
+                 f"{_percent(site['mix_dead_params'], total)} dead"])
     return rows
 
 
@@ -153,7 +160,7 @@ def render_table(report: dict) -> str:
         if site["error"]:
             lines.append(f"  error: {site['error']}")
         if site["modules"] or not site["error"]:
-            rows = [HEADER] + _rows(site)
+            rows = [HEADER[:4] + [f"with {_data(site)} data"]] + _rows(site)
             widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
             for i, row in enumerate(rows):
                 cells = [row[0].ljust(widths[0])] + [row[j].rjust(widths[j]) for j in range(1, 4)] + [row[4]]
@@ -192,7 +199,7 @@ def render_markdown(report: dict) -> str:
         if site["error"]:
             lines.append(f"**error:** {site['error']}")
         if site["modules"] or not site["error"]:
-            lines.append("| " + " | ".join(HEADER) + " |")
+            lines.append("| " + " | ".join(HEADER[:4] + [f"with {_data(site)} data"]) + " |")
             lines.append("|---|--:|--:|--:|---|")
             for row in _rows(site):
                 lines.append("| " + " | ".join(row) + " |")

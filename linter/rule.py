@@ -81,19 +81,29 @@ def gradient_sink(ctx: RuleContext, condition: str) -> SinkFinding | None:
     dead_count = len(analysis.dead_modules)
     total_count = len(analysis.result.adapted)
     dead_params, total_params = analysis.dead_params, analysis.total_params
-    roots = dead_roots(inventory, {a.module.name for a in analysis.dead_modules})
-    shown = ", ".join(f"`{r}`" for r in roots[:3]) + (f" and {len(roots) - 3} more" if len(roots) > 3 else "")
+    roots = dead_roots(inventory, {a.module.name for a in analysis.dead_modules}, analysis.dead)
+    discarded = [r for r in roots if any(r == d or r.startswith(d + ".") for d in analysis.discarded)]
+    absent = [r for r in roots if r not in discarded]
     share = 100 * dead_params / total_params if total_params else 0
-    message = (
-        f"{dead_count} of {total_count} adapters ({human_count(dead_params)} of {human_count(total_params)} "
-        f"LoRA parameters, {share:.0f}%) are on {shown}, which never sees gradient {condition}"
-    )
+    message = (f"{dead_count} of {total_count} adapters ({human_count(dead_params)} of {human_count(total_params)} "
+               f"LoRA parameters, {share:.0f}%) are on ")
+    parts = []
+    if absent:
+        parts.append(f"{_names(absent)}, which never sees gradient {condition}")
+    if discarded:
+        parts.append(f"{_names(discarded)}, which runs but whose output {inventory.model_class.split('For')[0]} discards "
+                     f"({analysis.discarded_why}), so they never train even with images")
+    message += "; and on ".join(parts)
     if analysis.site.dead_note:
         message += f"; {analysis.site.dead_note}"
     plan, reason = plan_fix(analysis)
     if plan is None:
         message += f"; no automatic fix: {reason}"
     return SinkFinding(message, plan, reason)
+
+
+def _names(roots: list[str]) -> str:
+    return ", ".join(f"`{r}`" for r in roots[:3]) + (f" and {len(roots) - 3} more" if len(roots) > 3 else "")
 
 
 def evidence_note(analysis: Analysis, value: str) -> str:

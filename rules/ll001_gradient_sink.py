@@ -10,13 +10,16 @@ SUMMARY = "The data is text-only and the targets select vision, audio or project
 
 
 def check(ctx: RuleContext):
-    if ctx.analysis.modality != "text":
-        return
-    finding = gradient_sink(ctx, "with text-only data")
+    modality = ctx.analysis.modality
+    if ctx.analysis.mix is None:
+        return  # unknown data: LL002's question
+    condition = "with text-only data" if modality == "text" else f"with {modality} data"
+    finding = gradient_sink(ctx, condition)
     if finding is None:
         return
     fix = ctx.fix_from_plan(finding.plan, SAFE) if finding.plan else None
-    message = finding.message + evidence_note(ctx.analysis, "text")
+    value = "text" if modality == "text" else next((e.value for e in ctx.site.evidence if e.value != "text"), modality)
+    message = finding.message + evidence_note(ctx.analysis, value)
     yield ctx.diagnostic(message, ctx.span_for("target_modules", "finetune_vision_layers", "lora_target_linear"), fix)
 
 

@@ -144,3 +144,52 @@ def test_forward_crash_table():
 
     excluded = match(inventory, LoraSpec(target_modules="all-linear", exclude_modules=["router"], r=2))
     assert excluded.forward_crash is None and excluded.error is None
+
+
+# -- with images: what dies even when the vision tower runs (issue: dead adapters for every data mix) --------
+def _image_batch(model, config: dict, vocab: int):
+    """Input ids with the model's image tokens in place, and pixel values of the config's geometry."""
+    vision = config["vision_config"]
+    size, patch = vision.get("image_size", 336), vision.get("patch_size", 14)
+    image_tokens = (size // patch) ** 2  # the "default" strategy drops the CLS feature
+    token = config.get("image_token_id", config.get("image_token_index"))
+    text = torch.randint(0, min(vocab, 1000), (1, 8), generator=torch.Generator().manual_seed(0))
+    text[text == token] = 1
+    input_ids = torch.cat([torch.full((1, image_tokens), token), text], dim=1)
+    pixel_values = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    return input_ids, pixel_values
+
+
+@pytest.mark.parametrize("make", [lambda: zoo_config("llava-hf/llava-1.5-7b-hf")], ids=["llava-1.5"])
+def test_llava_with_images_leaves_the_discarded_vision_layer_dead(make):
+    """One forward and backward WITH an image: every adapter trains but those of the vision layers after
+    `vision_feature_layer`, which loralint names for any mix with images."""
+    from loralint.arch import discarded_vision_layers
+
+    config = shrink(make(), 8)
+    model = _real_model(config, None)
+    _, inventory = build(config, None)
+    discarded, _ = discarded_vision_layers(inventory.model_type, config, inventory)
+    assert discarded == {f"model.vision_tower.encoder.layers.{config['vision_config'].get('num_hidden_layers', 24) - 1}"}
+
+    lora = peft.LoraConfig(target_modules="all-linear", init_lora_weights=False, r=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrapped = peft.get_peft_model(model, lora)
+    wrapped.train()
+    input_ids, pixel_values = _image_batch(model, config, model.get_input_embeddings().num_embeddings)
+    out = wrapped(input_ids=input_ids, pixel_values=pixel_values, attention_mask=torch.ones_like(input_ids),
+                  labels=input_ids)
+    out.loss.backward()
+
+    from peft.tuners.lora import LoraLayer
+
+    no_grad, adapted = set(), set()
+    for name, module in wrapped.base_model.model.named_modules():
+        if isinstance(module, LoraLayer):
+            adapted.add(name)
+            grads = [p.grad for p in module.lora_A.parameters()] + [p.grad for p in module.lora_B.parameters()]
+            if all(g is None or not torch.any(g != 0) for g in grads):
+                no_grad.add(name)
+    expected = {name for name in adapted if any(name.startswith(root + ".") for root in discarded)}
+    assert no_grad == expected and len(expected) == 6  # q, k, v, out_proj, fc1, fc2 of that layer

@@ -32,7 +32,7 @@ def dataset_evidence(name) -> tuple[str, str] | None:
     modality, _ = found
     if modality == "text":
         return "text", f"trains on the text dataset {name}"
-    return "multimodal", f"trains on {name}, a dataset of {modality} and text"
+    return modality, f"trains on {name}, a dataset of {modality} and text"
 
 
 def sniff_data_file(path: Path, max_records: int = 20) -> tuple[str, str] | None:

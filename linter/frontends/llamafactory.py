@@ -111,10 +111,11 @@ class LlamaFactory(Trainer):
             if isinstance(entry, dict):
                 columns = entry.get("columns") or {}
                 media = sorted(c for c in ("images", "videos", "audios") if c in columns)
+                for column in media:
+                    add(column.rstrip("s"), f"dataset {name} has {', '.join(media)} columns (dataset_info.json)", "dataset")
                 if media:
-                    add("multimodal", f"dataset {name} has {', '.join(media)} columns (dataset_info.json)", "dataset")
-                else:
-                    add("text", f"dataset {name} has only text columns (dataset_info.json)", "dataset")
+                    continue
+                add("text", f"dataset {name} has only text columns (dataset_info.json)", "dataset")
             elif name in MEDIA_DEMO_DATASETS:
                 add("multimodal", f"dataset {name} carries media", "dataset")
             elif name in TEXT_DEMO_DATASETS:

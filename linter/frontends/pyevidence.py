@@ -74,13 +74,21 @@ def modality_evidence(pyfile: PythonFile, base_dir: Path) -> tuple[str | None, l
     pyfile.module.visit(nodes)
     for key, value, node in nodes.string_pairs:
         if key == "type" and value in MEDIA_PART_TYPES:
-            add("multimodal", f'builds "{value}" message parts', node)
+            add(_medium(value), f'builds "{value}" message parts', node)
     for node in nodes.text_messages:
         add("text", "builds chat messages whose content is text", node)
     for value, node in c.strings:
         if value in MEDIA_COLUMNS and id(node) in nodes.subscript_keys:
-            add("multimodal", f'reads the "{value}" column', node)
+            add(_medium(value), f'reads the "{value}" column', node)
     return declared, _dedupe(evidence)
+
+
+def _medium(word: str) -> str:
+    """The medium a part type or column names (`image_url` -> image); multimodal when it names none."""
+    for medium in ("image", "video", "audio"):
+        if medium in word:
+            return medium
+    return "multimodal"
 
 
 def _dedupe(evidence: list[Evidence]) -> list[Evidence]:

@@ -1,0 +1,94 @@
+"""Dead adapters for every data mix: LLaVA's discarded last vision layer even with images, an Omni model's
+audio tower with image data, Mllama's cross-attention live only with images; mixes declared in files,
+settings and flags. Bundled inventories of real checkpoints; tests/test_gradient.py backs the table with
+real backward passes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from loralint.cli import main
+from loralint.config import Settings
+from loralint.engine import Linter
+from loralint.modality import canonical, mix_of, verdict
+from loralint.resolve import Resolver
+from loralint.site import Evidence
+
+pytestmark = pytest.mark.usefixtures("offline_env")
+OMNI = "Qwen2_5OmniForConditionalGeneration"
+
+
+def script(tmp_path: Path, model: str, targets: str, declaration: str = "", cls: str = "AutoModelForImageTextToText") -> Path:
+    path = tmp_path / "train.py"
+    path.write_text(f"from peft import LoraConfig, get_peft_model\nfrom transformers import {cls}\n"
+                    f"model = {cls}.from_pretrained('{model}')\n"
+                    f"model = get_peft_model(model, LoraConfig(target_modules={targets}))  {declaration}\n")
+    return path
+
+
+def lint(path: Path, **kwargs):
+    return Linter(Settings(root=path.parent), Resolver(offline=True), **kwargs).lint_path(path)
+
+
+def test_mix_spelling_and_verdict():
+    assert canonical("image+text") == "text+image" and canonical("text,audio") == "text+audio"
+    assert mix_of("multimodal") == {"text", "image", "video", "audio"} and mix_of("unknown") is None
+    assert verdict([Evidence("text", "a"), Evidence("audio", "b")]) == "text+audio"
+    assert verdict([Evidence("image", "a"), Evidence("multimodal", "b")]) == "multimodal"
+    with pytest.raises(ValueError):
+        canonical("text+smell")
+
+
+def test_llava_discards_its_last_vision_layer_even_with_images(tmp_path):
+    path = script(tmp_path, "llava-hf/llava-1.5-7b-hf", '"all-linear"', "# loralint: modality=text+image")
+    result = lint(path)
+    (diag,) = result.diagnostics
+    assert diag.code == "LL001" and "6 of " in diag.message
+    assert "`model.vision_tower.encoder.layers.23`, which runs but whose output Llava discards " \
+           "(vision_feature_layer = -2), so they never train even with images" in diag.message
+    dead = {a.module.name.rsplit(".", 1)[0] for a in result.analyses[0].dead_modules}
+    assert dead == {"model.vision_tower.encoder.layers.23.self_attn", "model.vision_tower.encoder.layers.23.mlp"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(["check", "--offline", "--fix", str(path)])
+    assert lint(path).diagnostics == []  # the rewrite keeps every live adapter, tower included
+
+
+def test_llava_with_text_only_data_is_unchanged(tmp_path):
+    (diag,) = lint(script(tmp_path, "llava-hf/llava-1.5-7b-hf", '"all-linear"', "# loralint: modality=text")).diagnostics
+    assert "never sees gradient with text-only data" in diag.message and "discards" not in diag.message
+
+
+def test_omni_model_trained_on_images_never_runs_its_audio_tower(tmp_path):
+    path = script(tmp_path, "Qwen/Qwen2.5-Omni-7B", '["q_proj", "k_proj", "v_proj"]', cls=OMNI)
+    (diag,) = lint(path, modality="text+image").diagnostics
+    assert diag.code == "LL001" and "audio_tower" in diag.message and "with text+image data" in diag.message
+    assert "visual" not in diag.message.split("adapters (")[1].split("which")[0]  # the vision tower trains
+
+
+def test_mllama_cross_attention_lives_only_with_images(tmp_path):
+    path = script(tmp_path, "meta-llama/Llama-3.2-11B-Vision-Instruct", '["q_proj", "v_proj"]')
+    assert lint(path, modality="text+image").diagnostics == []
+    (text_only,) = lint(path, modality="text").diagnostics
+    assert "layers.3" in text_only.message
+
+
+def test_mix_from_settings_and_report_flag(tmp_path):
+    path = script(tmp_path, "Qwen/Qwen2.5-Omni-7B", '["q_proj", "gate_proj"]', cls=OMNI)
+    (tmp_path / "pyproject.toml").write_text('[tool.loralint]\nmodality = ["text", "audio"]\n')
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.chdir(tmp_path):
+        main(["check", "--offline", "--output-format", "json", "train.py"])
+    (diag,) = json.loads(out.getvalue())
+    assert "with text+audio data" in diag["message"] and "visual" in diag["message"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        main(["report", "--offline", "--format", "json", "--modality", "text,image", str(path)])
+    (site,) = json.loads(out.getvalue())["sites"]
+    assert site["modality"]["value"] == "text+image"
+    assert all(m["dead"] == (m["component"] == "audio") for m in site["modules"])  # the vision tower's gate_proj lives
+    assert 0 < site["mix_dead_params"] < site["dead_params"]
