@@ -176,7 +176,7 @@ def test_model_flag_applies_to_a_model_from_run_time(tmp_path):
 
 @pytest.mark.parametrize("evidence, modality", [
     ("messages = [{'role': 'user', 'content': 'Summarise this text.'}]\n", "text"),
-    ("messages = [{'role': 'user', 'content': [{'type': 'image'}, {'type': 'text', 'text': 'hi'}]}]\n", "multimodal"),
+    ("messages = [{'role': 'user', 'content': [{'type': 'image'}, {'type': 'text', 'text': 'hi'}]}]\n", "text+image"),
     ("from transformers import AutoTokenizer\ntokenizer = AutoTokenizer.from_pretrained('google/gemma-3-4b-it')\n"
      "trainer = SFTTrainer(model=model, processing_class=tokenizer)\n", "text"),
 ])

@@ -43,7 +43,7 @@ def test_dataset_table_rows_name_their_modality_and_a_public_source():
 
 @pytest.mark.parametrize("name, value", [
     ("cgato/SlimOrcaDedupCleaned", "text"), ("TRL-LIB/Capybara", "text"),
-    ("HuggingFaceH4/llava-instruct-mix-vsft", "multimodal"), ("mozilla-foundation/common_voice_17_0", "multimodal"),
+    ("HuggingFaceH4/llava-instruct-mix-vsft", "image"), ("mozilla-foundation/common_voice_17_0", "audio"),
     ("someone/my-private-set", None), ("alpaca-like-name", None),  # never guessed from the name
 ])
 def test_dataset_lookup(name, value):
