@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -148,22 +149,27 @@ def cmd_check(args) -> int:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     resolver = Resolver(offline=args.offline or settings.offline, aliases=settings.models, refresh=args.refresh)
-    linter = Linter(settings, resolver, modality=None if args.modality == "auto" else args.modality,
-                    model=args.model, select=_split_list(args.select), ignore=_split_list(args.ignore),
-                    transformers=args.transformers)
+    try:
+        linter = Linter(settings, resolver, modality=None if args.modality == "auto" else args.modality,
+                        model=args.model, select=_split_list(args.select), ignore=_split_list(args.ignore),
+                        transformers=args.transformers)
+    except ValueError as exc:  # an unknown rule selector, on the command line or in [tool.loralint]
+        where = f" ({settings.source})" if settings.source and not (args.select or args.ignore) else ""
+        raise UsageError(f"{exc}{where}") from None
 
-    diagnostics, texts, fixed_files, diffs = [], {}, 0, []
+    unsafe = args.unsafe_fixes or settings.unsafe_fixes
+    diagnostics, texts, fixed_files, diffs, found = [], {}, 0, [], 0
     for path in discover(paths, settings):
         result = linter.lint_path(path)
         file_diagnostics = result.diagnostics
+        found += len(result.diagnostics)
         if result.source is not None and (args.fix or args.diff):
-            new_text, file_diagnostics = linter.fix_text(path, result.source.text, args.unsafe_fixes)
+            new_text, file_diagnostics = linter.fix_text(path, result.source.text, unsafe)
             if new_text != result.source.text:
-                if args.diff:
+                if args.diff:  # what the fixes would change, and (below) what they would leave
                     diffs.extend(difflib.unified_diff(
                         result.source.text.splitlines(keepends=True), new_text.splitlines(keepends=True),
                         fromfile=str(path), tofile=str(path)))
-                    file_diagnostics = result.diagnostics
                 else:
                     try:
                         result.source.write(new_text)
@@ -175,8 +181,14 @@ def cmd_check(args) -> int:
             texts[str(path)] = result.source.text
         diagnostics.extend(file_diagnostics)
 
+    fixes_applied = args.fix or args.diff
+    summary = output.summary(diagnostics, fixed=found - len(diagnostics) if fixes_applied else 0,
+                             diff=args.diff, unsafe_enabled=unsafe, in_hook=bool(os.environ.get("PRE_COMMIT")))
     if args.diff:
         sys.stdout.write("".join(diffs))
+        if diagnostics:  # what the fixes leave, so a --diff run never hides a problem
+            sys.stdout.write(output.concise(diagnostics))
+        sys.stdout.write(summary)
     elif args.output_format == "json":
         sys.stdout.write(output.as_json(diagnostics))
     elif args.output_format == "github":
@@ -185,14 +197,14 @@ def cmd_check(args) -> int:
         sys.stdout.write(output.sarif(diagnostics, texts))
     elif args.output_format == "concise":
         sys.stdout.write(output.concise(diagnostics))
-        sys.stdout.write(output.summary(diagnostics, fixed_files))
+        sys.stdout.write(summary)
     else:
         sys.stdout.write(output.full(diagnostics, texts))
-        sys.stdout.write(output.summary(diagnostics, fixed_files))
+        sys.stdout.write(summary)
     if args.exit_zero:
         return EXIT_OK
     if args.diff:
-        return EXIT_FINDINGS if diffs else EXIT_OK
+        return EXIT_FINDINGS if diffs or diagnostics else EXIT_OK
     return EXIT_FINDINGS if diagnostics or fixed_files else EXIT_OK
 
 

@@ -8,7 +8,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KNOWN_KEYS = {"select", "ignore", "per-file-ignores", "modality", "models", "offline", "exclude", "transformers"}
+KNOWN_KEYS = {"select", "ignore", "per-file-ignores", "modality", "models", "offline", "exclude", "transformers",
+              "unsafe-fixes"}
 
 
 class ConfigError(Exception):
@@ -27,6 +28,7 @@ class Settings:
     models: dict[str, str] = field(default_factory=dict)
     offline: bool = False
     transformers: str | None = None  # the transformers version the project trains with (over what it pins)
+    unsafe_fixes: bool = False  # apply unsafe fixes too (where flags cannot be passed: pre-commit)
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -98,6 +100,10 @@ def load_settings(start: Path, explicit: Path | None = None) -> Settings:
         if not isinstance(table["transformers"], str) or not re.match(r"^\d+(\.\d+)*$", table["transformers"]):
             raise ConfigError(f'{path}: [tool.loralint] transformers must be a version such as "4.57"')
         settings.transformers = table["transformers"]
+    if "unsafe-fixes" in table:
+        if not isinstance(table["unsafe-fixes"], bool):
+            raise ConfigError(f"{path}: [tool.loralint] unsafe-fixes must be true or false")
+        settings.unsafe_fixes = table["unsafe-fixes"]
     if "offline" in table:
         if not isinstance(table["offline"], bool):
             raise ConfigError(f"{path}: [tool.loralint] offline must be true or false")

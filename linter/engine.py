@@ -93,6 +93,7 @@ class Linter:
                  model: str | None = None, select=None, ignore=None, transformers: str | None = None):
         from loralint import rules
 
+        # raises rules.UnknownSelector (a ValueError) for a selector that names no rule
         self.settings = settings
         self.resolver = resolver
         self.overrides = Overrides(modality=modality or settings.modality, model=model,
@@ -102,6 +103,9 @@ class Linter:
         for selector in (select or settings.select):
             selected.extend(rules.resolve_selector(selector))
         ignored = {r.CODE for selector in (ignore or []) + settings.ignore for r in rules.resolve_selector(selector)}
+        for selectors in settings.per_file_ignores.values():
+            for selector in selectors:
+                rules.resolve_selector(selector)  # checked now, not when a file matches
         self.rules = [r for r in rules.RULES if r in selected and r.CODE not in ignored]
         self.rule_codes = {r.CODE for r in self.rules}
         self._all_rules = rules

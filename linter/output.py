@@ -98,18 +98,25 @@ def github(diagnostics: list[Diagnostic]) -> str:
     return "\n".join(line for line in out if line) + "\n"
 
 
-def summary(diagnostics: list[Diagnostic], fixed: int = 0) -> str:
-    if not diagnostics:
-        return f"All checks passed!{f' Fixed {fixed} file(s).' if fixed else ''}\n"
-    fixable = sum(1 for d in diagnostics if d.fix and d.fix.applicability == SAFE)
-    unsafe = sum(1 for d in diagnostics if d.fix and d.fix.applicability == "unsafe")
-    text = f"Found {len(diagnostics)} problem{'s' if len(diagnostics) != 1 else ''}."
-    if fixed:
-        text += f" Fixed {fixed} file(s)."
-    if fixable:
-        text += f"\n[*] {fixable} fixable with `loralint check --fix`."
-    if unsafe:
-        text += f"\n{unsafe} more fixable with `--fix --unsafe-fixes`."
+def summary(remaining: list[Diagnostic], fixed: int = 0, *, diff: bool = False, unsafe_enabled: bool = False,
+            in_hook: bool = False) -> str:
+    """ruff's wording: found N (M fixed, K remaining); a hint only for fixes the user can still ask for."""
+    def problems(n: int) -> str:
+        return f"{n} problem{'s' if n != 1 else ''}"
+
+    found = len(remaining) + fixed
+    if not found:
+        return "All checks passed!\n"
+    verb = "would be fixed" if diff else "fixed"
+    text = f"Found {problems(found)} ({fixed} {verb}, {len(remaining)} remaining)." if fixed else f"Found {problems(found)}."
+    safe = sum(1 for d in remaining if d.fix and d.fix.applicability == SAFE)
+    unsafe = sum(1 for d in remaining if d.fix and d.fix.applicability == "unsafe")
+    if safe and not fixed:
+        text += f"\n[*] {safe} fixable with the `--fix` option."
+    if unsafe and not unsafe_enabled:
+        how = ("`unsafe-fixes = true` in [tool.loralint] (pyproject.toml)" if in_hook
+               else "the `--fix --unsafe-fixes` options")
+        text += f"\n{unsafe} more fixable with {how} (unsafe: review the change)."
     return text + "\n"
 
 

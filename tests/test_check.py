@@ -46,8 +46,8 @@ def linter(tmp_path=None, **kwargs) -> Linter:
     return Linter(Settings(root=tmp_path or REPO), Resolver(offline=True), **kwargs)
 
 
-def run_cli(*args, cwd=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def run_cli(*args, cwd=None, env=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "loralint", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
@@ -293,3 +293,34 @@ def test_kimi_k25_gets_no_fix_and_names_the_language_modules():
     assert plan is None
     assert "every selected module is dead" in reason
     assert "`kv_b_proj`" in reason and "`o_proj`" in reason
+
+
+@pytest.mark.parametrize("selector, closest", [("foo", "rules are LL001"), ("LL0001", "'LL001'"),
+                                               ("gradient_sink", "'gradient-sink'")])
+def test_unknown_rule_selectors_are_usage_errors_naming_the_closest(tmp_path, selector, closest):
+    path = _write(tmp_path, "t.py", HEADER + BAD_LINE + "\n")
+    for flag in ("--select", "--ignore"):
+        proc = run_cli("check", flag, selector, str(path), cwd=tmp_path)
+        assert proc.returncode == 2 and "unknown rule selector" in proc.stderr and closest in proc.stderr
+    (tmp_path / "pyproject.toml").write_text(f'[tool.loralint]\nignore = ["{selector}"]\n')
+    proc = run_cli("check", str(path), cwd=tmp_path)
+    assert proc.returncode == 2 and "pyproject.toml" in proc.stderr
+
+
+def test_diff_shows_what_it_cannot_fix_and_fails(tmp_path):
+    path = _write(tmp_path, "t.py", HEADER.replace("# loralint: modality=text\n", "") + BAD_LINE + "\n")
+    proc = run_cli("check", "--diff", str(path), cwd=tmp_path)
+    assert proc.returncode == 1 and "LL002" in proc.stdout and "--unsafe-fixes" in proc.stdout
+    assert not proc.stdout.startswith("---")  # nothing it may apply: no diff, the problem is still shown
+
+
+def test_summary_says_found_fixed_and_remaining(tmp_path):
+    path = _write(tmp_path, "t.py", HEADER + BAD_LINE + "\n")
+    proc = run_cli("check", "--fix", "--output-format", "concise", str(path), cwd=tmp_path)
+    assert "Found 1 problem (1 fixed, 0 remaining)." in proc.stdout and proc.returncode == 1
+    unknown = _write(tmp_path, "u.py", HEADER.replace("# loralint: modality=text\n", "") + BAD_LINE + "\n")
+    hook = run_cli("check", "--output-format", "concise", str(unknown), cwd=tmp_path, env={"PRE_COMMIT": "1"})
+    assert "`unsafe-fixes = true` in [tool.loralint]" in hook.stdout and "--unsafe-fixes" not in hook.stdout
+    (tmp_path / "pyproject.toml").write_text("[tool.loralint]\nunsafe-fixes = true\n")
+    fixed = run_cli("check", "--fix", "--output-format", "concise", str(unknown), cwd=tmp_path)
+    assert "1 fixed, 0 remaining" in fixed.stdout
