@@ -209,7 +209,7 @@ class Swift(FrontEnd):
 
 
 def _component_regex(inventory, parts: list[str]) -> str:
-    """ms-swift's regex for all-linear over the unfrozen parts (`get_multimodal_target_regex`): per part,
+    r"""ms-swift's regex for all-linear over the unfrozen parts (`get_multimodal_target_regex`): per part,
     `prefix(?=\.).*\.(name|...)` with its Linear layers' names, each lengthened (`find_layers`) until no
     other module's name ends with it (`0` -> `mlp.0`)."""
     from ..fixes import covering_roots
