@@ -1,4 +1,10 @@
-"""Command line: `loralint report`, `loralint inventory`."""
+"""loralint: finds LoRA adapters that land on modules which never see gradient, before you train.
+
+check     lint training scripts, notebooks, trainer configs, launch scripts and saved adapters
+report    show where a LoRA config's adapters sit, per component, and how much of the budget is dead
+inventory write a model's module inventory (for private models in CI without torch)
+rule      print a rule's page (e.g. loralint rule LL001)
+lsp       run the language server over stdio (for editors)"""
 
 from __future__ import annotations
 
@@ -228,6 +234,22 @@ def cmd_inventory(args) -> int:
     return EXIT_OK
 
 
+def cmd_rule(args) -> int:
+    from pathlib import Path as _Path
+
+    from loralint import rules
+
+    try:
+        (found,) = rules.resolve_selector(args.rule) if args.rule.upper() != "ALL" else (None,)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if found is None:
+        sys.stdout.write("".join(f"{r.CODE} {r.NAME}: {r.SUMMARY}\n" for r in rules.RULES))
+        return EXIT_OK
+    sys.stdout.write((_Path(rules.__file__).parent / f"{found.CODE}.md").read_text(encoding="utf-8"))
+    return EXIT_OK
+
+
 def cmd_lsp(args) -> int:
     try:
         from .lsp import main as lsp_main
@@ -239,7 +261,8 @@ def cmd_lsp(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="loralint", description=__doc__)
+    parser = argparse.ArgumentParser(prog="loralint", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"loralint {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -253,24 +276,29 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--layers-to-transform", help="comma list of layer indices")
     report.add_argument("--modules-to-save", help="comma list of modules trained in full")
     report.add_argument("-r", "--rank", dest="r", type=int, default=8, help="LoRA rank (default 8)")
-    report.add_argument("--use-dora", action="store_true")
+    report.add_argument("--use-dora", action="store_true", help="count DoRA's magnitude parameters too")
     report.add_argument("--modality", type=_modality, metavar="MIX",
                         help="the training data's modality: text, multimodal, auto, or a mix such as text,image")
-    report.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    report.add_argument("--format", choices=["table", "markdown", "json"], default="table",
+                        help="table (default), markdown (for pull requests), or json (version 1)")
     report.add_argument("--offline", action="store_true", help="never download a config.json")
     report.add_argument("--refresh", action="store_true", help="retry models whose download failed recently")
     report.add_argument("--transformers", metavar="VERSION",
                        help="the transformers version you train with, for its module names (default: what the project pins)")
     report.set_defaults(func=cmd_report)
 
-    check = sub.add_parser("check", help="lint training scripts and configs")
+    check = sub.add_parser(
+        "check", help="lint training scripts and configs", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit codes: 0 no problems, 1 problems found (or --fix changed a file), 2 usage, configuration or\n"
+               "internal error. Rule pages: `loralint rule LL001` (or rules/LLNNN.md beside the code).")
     check.add_argument("paths", nargs="*", help="files or directories (default: .)")
     check.add_argument("--fix", action="store_true", help="apply safe fixes")
     check.add_argument("--unsafe-fixes", action="store_true", help="with --fix/--diff, apply unsafe fixes too")
     check.add_argument("--diff", action="store_true", help="print the fixes as a diff instead of writing them")
     check.add_argument("--select", help="comma list of rule codes, prefixes or names to enable")
     check.add_argument("--ignore", help="comma list of rule codes, prefixes or names to disable")
-    check.add_argument("--output-format", choices=["full", "concise", "json", "github", "sarif"], default="full")
+    check.add_argument("--output-format", choices=["full", "concise", "json", "github", "sarif"], default="full",
+                       help="full (default: source and fix), concise, json, github (annotations) or sarif 2.1.0")
     check.add_argument("--modality", type=_modality, metavar="MIX", default=None,
                        help="the training data's modality for every site: text, multimodal, auto (inferred, the "
                             "default), or a mix such as text,image or text,audio")
@@ -282,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when problems are found")
     check.add_argument("--config", help="pyproject.toml to read [tool.loralint] from")
     check.set_defaults(func=cmd_check)
+
+    rule = sub.add_parser("rule", help="print a rule's page")
+    rule.add_argument("rule", help="a code (LL001) or a name (gradient-sink)")
+    rule.set_defaults(func=cmd_rule)
 
     lsp = sub.add_parser("lsp", help="run the language server over stdio (for editors)")
     lsp.set_defaults(func=cmd_lsp)

@@ -137,6 +137,7 @@ class LoralintServer(LanguageServer):
             message=message,
             severity=types.DiagnosticSeverity.Error if d.severity == "error" else types.DiagnosticSeverity.Warning,
             code=d.code,
+            code_description=_rule_page(d.code),
             source="loralint",
             data={"name": d.name, "fix": d.fix.applicability if d.fix else None},
         )
@@ -204,6 +205,14 @@ class LoralintServer(LanguageServer):
             return None
         fixed, _ = linter.fix_text(path, text, unsafe=False)
         return fixed
+
+
+def _rule_page(code: str) -> types.CodeDescription | None:
+    """The installed rule page, as a link the editor can open."""
+    from loralint import rules
+
+    page = Path(rules.__file__).parent / f"{code}.md"
+    return types.CodeDescription(href=page.as_uri()) if page.is_file() else None
 
 
 def _kind_wanted(only, kind) -> bool:

@@ -132,6 +132,8 @@ def test_diagnostics_quick_fix_and_clear(client, tmp_path):
     client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": SCRIPT}})
     (diag,) = client.diagnostics(uri, 1)
     assert diag["code"] == "LL001" and diag["source"] == "loralint"
+    page = diag["codeDescription"]["href"]
+    assert page.startswith("file://") and page.endswith("/LL001.md")  # the rule's page, installed
     line = SCRIPT.splitlines()[4]
     value = '["q_proj", "v_proj", "down_proj"]'
     codepoint_col = line.index(value)
