@@ -86,7 +86,9 @@ def _error_text(analysis: Analysis) -> str | None:
         return f"{analysis.site.file}:{span.line}:{span.column}: {refused.reason}" if span else refused.reason
     if refused is not None:
         return refused.reason
-    return f"unresolved model: {unresolved.reason}" if unresolved is not None else None
+    if unresolved is None:
+        return None
+    return f"unresolved model: {unresolved.reason}" + (f". To check it: {unresolved.help}" if unresolved.help else "")
 
 
 def _weights_json(analysis: Analysis, unreadable) -> dict:
@@ -150,7 +152,10 @@ def _title(site: dict) -> str:
 
 
 def _lora_line(site: dict) -> str:
-    return " ".join(f"{k}={json.dumps(v)}" for k, v in site["lora"].items())
+    def shown(value) -> str:  # a pattern as written (JSON would double its backslashes)
+        return f'"{value}"' if isinstance(value, str) else json.dumps(value)
+
+    return " ".join(f"{k}={shown(v)}" for k, v in site["lora"].items())
 
 
 def render_table(report: dict) -> str:

@@ -88,8 +88,13 @@ def gradient_sink(ctx: RuleContext, condition: str) -> SinkFinding | None:
     message = (f"{dead_count} of {total_count} adapters ({human_count(dead_params)} of {human_count(total_params)} "
                f"LoRA parameters, {share:.0f}%) are on ")
     parts = []
-    if absent:
-        parts.append(f"{_names(absent)}, which never sees gradient {condition}")
+    image_only = [r for r in absent if r in inventory.image_only]
+    towers = [r for r in absent if r not in image_only]
+    if towers:
+        parts.append(f"{_names(towers)}, which never {'see' if len(towers) > 1 else 'sees'} gradient {condition}")
+    if image_only:
+        parts.append(f"{_names(image_only)}, cross-attention layers that run only when an image is present, so "
+                     f"{'they never see' if len(image_only) > 1 else 'it never sees'} gradient {condition}")
     if discarded:
         parts.append(f"{_names(discarded)}, which runs but whose output {inventory.model_class.split('For')[0]} discards "
                      f"({analysis.discarded_why}), so they never train even with images")
@@ -107,7 +112,8 @@ def _names(roots: list[str]) -> str:
 
 
 def evidence_note(analysis: Analysis, value: str) -> str:
-    items = [e for e in analysis.site.evidence if e.value == value]
+    # the use of something (a dataset loaded, a collator built) says more than its import
+    items = sorted((e for e in analysis.site.evidence if e.value == value), key=lambda e: e.reason.startswith("imports "))
     if not items:
         return ""
     first = items[0]
@@ -115,4 +121,32 @@ def evidence_note(analysis: Analysis, value: str) -> str:
     return f" [{value}: {first.reason}{where}]"
 
 
-__all__ = ["RuleContext", "gradient_sink", "evidence_note", "SAFE", "UNSAFE"]
+
+
+# the names different models give the same projection
+ROLES = (
+    {"q_proj", "k_proj", "v_proj", "qkv_proj", "c_attn", "query_key_value", "Wqkv", "qkv", "query", "key", "value",
+     "q", "k", "v", "to_q", "to_k", "to_v", "in_proj"},
+    {"o_proj", "out_proj", "c_proj", "dense", "proj", "wo", "to_out"},
+    {"gate_proj", "up_proj", "down_proj", "gate_up_proj", "c_fc", "fc1", "fc2", "w1", "w2", "w3", "dense_h_to_4h",
+     "dense_4h_to_h", "mlp.c_proj"},
+)
+
+
+def name_suggestions(inventory, entries: list[str]) -> str:
+    """Close names the model has, and its names for the same role (`c_attn` on a Llama -> q_proj, k_proj, v_proj)."""
+    import difflib
+
+    leaves = sorted({m.name.rsplit(".", 1)[-1] for m in inventory.modules if m.kind != "other"})
+    hints = []
+    for entry in entries:
+        close = difflib.get_close_matches(entry, leaves, n=2, cutoff=0.75)
+        role = next((r for r in ROLES if entry in r), set())
+        same_role = [leaf for leaf in leaves if leaf in role and leaf not in close][:4]
+        names = close + same_role
+        if names:
+            hints.append(f"`{entry}`: the model has {', '.join(f'`{n}`' for n in names)}")
+    return f" ({'; '.join(hints)})" if hints else ""
+
+
+__all__ = ["RuleContext", "gradient_sink", "evidence_note", "SAFE", "UNSAFE", "name_suggestions"]

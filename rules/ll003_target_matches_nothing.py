@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from loralint.matching import match
-from loralint.rule import SAFE, UNSAFE, RuleContext
+from loralint.matching import match, suffix_match
+from loralint.rule import SAFE, UNSAFE, RuleContext, name_suggestions
 
 CODE = "LL003"
 NAME = "target-matches-nothing"
@@ -29,7 +29,7 @@ def check(ctx: RuleContext):
         names = ", ".join(f"`{e}`" for e in entries)
         verb = "matches" if len(entries) == 1 else "match"
         message = (f"{names} in {field} {verb} no module of {model}; PEFT ignores "
-                   f"{'it' if len(entries) == 1 else 'them'} silently")
+                   f"{'it' if len(entries) == 1 else 'them'} silently{name_suggestions(analysis.inventory, entries)}")
         fix = None
         if ctx.site.list_note and any(set(e) & set(".*[]()|^$+?\\") for e in entries):
             message += f" ({ctx.site.list_note})"
@@ -38,6 +38,35 @@ def check(ctx: RuleContext):
                         if ctx.site.syntax in ("shell", "docstring") else " (the commas are part of the names)")
             fix = _without_commas(ctx)
         yield ctx.diagnostic(message, ctx.span_for(field), fix)
+    idle = _idle_excludes(analysis)
+    if idle:
+        names = ", ".join(f"`{e}`" for e in idle)
+        yield ctx.diagnostic(
+            f"{names} in exclude_modules {'excludes' if len(idle) == 1 else 'exclude'} none of the targeted modules: "
+            "a list entry matches whole module names by suffix, so a container's name (a tower, a projector) "
+            "leaves the Linear layers under it targeted; write a pattern string instead, e.g. "
+            f"exclude_modules=r\".*\\.{idle[0]}\\..*\"", ctx.span_for("exclude_modules"))
+
+
+def _idle_excludes(analysis) -> list[str]:
+    """List entries of exclude_modules that match modules but exclude none of the targeted ones."""
+    spec = analysis.spec
+    excludes = spec.exclude_modules
+    if not isinstance(excludes, (list, tuple)) or not excludes:
+        return []
+    adapted = {a.module.name for a in analysis.result.adapted}
+    idle = []
+    for entry in excludes:
+        if entry in analysis.result.dead_exclude_entries:
+            continue
+        # only a container with targeted layers under it: excluding something never targeted is harmless
+        containers = [m.name for m in analysis.inventory.modules if suffix_match(m.name, entry)]
+        if not any(name.startswith(c + ".") for c in containers for name in adapted):
+            continue
+        without = match(analysis.inventory, replace(spec, exclude_modules=[e for e in excludes if e != entry] or None))
+        if without.error is None and {a.module.name for a in without.adapted} == adapted:
+            idle.append(entry)
+    return idle
 
 
 def _without_commas(ctx: RuleContext):
@@ -76,5 +105,10 @@ INVALID = [
     '''
 model = AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.1-8B-Instruct")
 config = LoraConfig(target_modules=["q_proj", "c_attn"])
+''',
+    # a container name in an exclude list excludes nothing under it
+    '''
+model = LlavaForConditionalGeneration.from_pretrained("llava-hf/llava-1.5-7b-hf")
+config = LoraConfig(target_modules="all-linear", exclude_modules=["vision_tower"])
 ''',
 ]

@@ -1,7 +1,8 @@
 """LL004 peft-would-raise: PEFT would refuse this config on this model, or its first forward would crash."""
 
+from loralint.matching import suffix_match
 from loralint.problems import Kind
-from loralint.rule import RuleContext
+from loralint.rule import RuleContext, name_suggestions
 
 CODE = "LL004"
 NAME = "peft-would-raise"
@@ -17,7 +18,14 @@ def check(ctx: RuleContext):
         return
     # a trainer's own refusal can come before any model is known
     where = f"on {analysis.inventory.model_class}: " if analysis.inventory is not None else ""
-    yield ctx.diagnostic(f"{where}{problem.reason}", problem.span or ctx.span_for("target_modules", "layers_to_transform"))
+    reason = problem.reason
+    targets = analysis.spec.target_modules if analysis.spec is not None else None
+    if isinstance(targets, (list, tuple)) and analysis.inventory is not None:
+        names = [m.name for m in analysis.inventory.modules]
+        unmatched = [e for e in dict.fromkeys(targets) if not any(suffix_match(n, e) for n in names)]
+        hints = name_suggestions(analysis.inventory, unmatched)
+        reason = reason.rstrip(".") + hints + "." if hints else reason
+    yield ctx.diagnostic(f"{where}{reason}", problem.span or ctx.span_for("target_modules", "layers_to_transform"))
 
 
 VALID = [

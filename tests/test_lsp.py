@@ -190,3 +190,20 @@ def test_pyproject_changes_apply_without_restart(client, tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.loralint]\nignore = ["LL001"]\n')
     client.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": (tmp_path / "pyproject.toml").as_uri(), "type": 1}]})
     assert client.diagnostics(uri, 1) == []
+
+
+def test_unresolved_model_is_a_diagnostic_not_a_log_line(tmp_path):
+    client = Client(tmp_path)
+    try:
+        client.request("initialize", {"processId": os.getpid(), "rootUri": tmp_path.as_uri(), "capabilities": {}})
+        client.notify("initialized", {})
+        uri = (tmp_path / "train.py").as_uri()
+        text = ('from peft import LoraConfig\nfrom transformers import AutoModel\n'
+                'model = AutoModel.from_pretrained("nobody/nothing-7b")\nLoraConfig(target_modules=["q_proj"])\n')
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+        (diagnostic,) = client.diagnostics(uri, 1)
+        assert diagnostic["code"] == "LL901" and "nobody/nothing-7b" in diagnostic["message"]
+    finally:
+        client.close()
+    # editors show a server's stderr as noise or errors: the reason belongs in the diagnostic only
+    assert client.proc.stderr.read() == b""

@@ -58,3 +58,52 @@ def test_selectors():
     assert rules.resolve_selector("gradient-sink") == [rules.BY_CODE["LL001"]]
     assert rules.resolve_selector("ALL") == rules.RULES
     assert rules.resolve_selector("LL9") == [rules.BY_CODE["LL900"], rules.BY_CODE["LL901"]]
+
+
+def _diagnostics(tmp_path, source: str):
+    path = tmp_path / "example.py"
+    path.write_text(source)
+    return Linter(Settings(root=tmp_path), Resolver(offline=True)).lint_path(path).diagnostics
+
+
+LLAMA = 'model = AutoModelForCausalLM.from_pretrained("meta-llama/Llama-3.1-8B-Instruct")\n'
+
+
+def test_dead_target_names_the_models_own_names(tmp_path):
+    (diag,) = [d for d in _diagnostics(tmp_path, LLAMA + 'LoraConfig(target_modules=["c_attn", "q_prj", "v_proj"])\n')
+               if d.code == "LL003"]
+    assert "`q_prj`: the model has `q_proj`" in diag.message
+    # same role, different architecture's name: GPT-2's fused attention -> Llama's projections
+    assert "`c_attn`: the model has" in diag.message and "`k_proj`" in diag.message
+
+
+def test_peft_refusal_names_the_models_own_names(tmp_path):
+    diags = _diagnostics(tmp_path, LLAMA + 'LoraConfig(target_modules=["q_prj", "v_prj"])\n')
+    (diag,) = [d for d in diags if d.code == "LL004"]
+    assert "not found in the base model" in diag.message
+    assert "`q_prj`: the model has `q_proj`" in diag.message and "`v_prj`: the model has `v_proj`" in diag.message
+
+
+LLAVA = 'model = LlavaForConditionalGeneration.from_pretrained("llava-hf/llava-1.5-7b-hf")\n'
+
+
+def test_container_in_exclude_list_is_flagged_and_the_suggested_pattern_works(tmp_path):
+    import re
+
+    from loralint.matching import LoraSpec, match
+    from loralint.resolve import Resolver as R
+
+    diags = _diagnostics(tmp_path, LLAVA + 'LoraConfig(target_modules="all-linear", exclude_modules=["vision_tower", "lm_head"])\n')
+    (idle,) = [d for d in diags if d.code == "LL003"]
+    assert "`vision_tower` in exclude_modules excludes none" in idle.message
+    # lm_head is a leaf that all-linear never targets: excluding it is redundant, not a mistake
+    assert "lm_head" not in idle.message
+    pattern = re.search(r'exclude_modules=r"([^"]+)"', idle.message).group(1)
+    _, inventory = R(offline=True).inventory("llava-hf/llava-1.5-7b-hf")
+    result = match(inventory, LoraSpec(target_modules="all-linear", exclude_modules=pattern))
+    assert result.adapted and not any(a.module.name.startswith("model.vision_tower.") for a in result.adapted)
+
+
+def test_exclude_pattern_that_works_is_not_flagged(tmp_path):
+    diags = _diagnostics(tmp_path, LLAVA + 'LoraConfig(target_modules="all-linear", exclude_modules=r".*\\.vision_tower\\..*")\n')
+    assert "LL003" not in [d.code for d in diags]
