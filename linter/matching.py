@@ -99,6 +99,10 @@ class PeftWouldRaise(Exception):
     pass
 
 
+# PEFT's exception, in loralint's words (PEFT's own texts carry typos and advice for a running program)
+RAISES = "get_peft_model would raise ValueError: "
+
+
 def suffix_match(name: str, entry: str) -> bool:
     """PEFT's test for a list entry: the module name is the entry or ends with "." + entry."""
     return name == entry or name.endswith("." + entry)
@@ -178,11 +182,11 @@ def patterns_of(spec: LoraSpec) -> list[str]:
 def validate_spec(spec: LoraSpec) -> None:
     """`LoraConfig.__post_init__` checks that concern targeting."""
     if isinstance(spec.target_modules, str) and spec.layers_to_transform is not None:
-        raise PeftWouldRaise("`layers_to_transform` cannot be used when `target_modules` is a str.")
+        raise PeftWouldRaise("LoraConfig would raise ValueError: `layers_to_transform` cannot be used when `target_modules` is a str")
     if isinstance(spec.target_modules, str) and spec.layers_pattern is not None:
-        raise PeftWouldRaise("`layers_pattern` cannot be used when `target_modules` is a str.")
+        raise PeftWouldRaise("LoraConfig would raise ValueError: `layers_pattern` cannot be used when `target_modules` is a str")
     if spec.layers_pattern and spec.layers_to_transform is None:
-        raise PeftWouldRaise("When `layers_pattern` is specified, `layers_to_transform` must also be specified. ")
+        raise PeftWouldRaise(RAISES + "`layers_pattern` is set without `layers_to_transform`, which it needs")
     for name in ("target_modules", "exclude_modules"):
         value = getattr(spec, name)
         if value is not None and not isinstance(value, (str, list, tuple, set, frozenset)):
@@ -365,8 +369,8 @@ def _moe_conversion(inventory: Inventory, spec: LoraSpec, targets, result: Match
         if 0 < len(have) < len(required):
             missing = ", ".join(sorted(set(required) - have))
             raise PeftWouldRaise(
-                f"Cannot convert PEFT target(s) {', '.join(sorted(have))} without also targeting {missing} "
-                f"because they are fused into {new_name}."
+                RAISES + f"{', '.join(sorted(have))} cannot be targeted without {missing}, "
+                f"because they are fused into {new_name}"
             )
         if len(have) == len(required) and len(required) > 1:
             rank_patterns[rf".*\.{re.escape(new_name)}"] = spec.r * len(required)
@@ -383,7 +387,7 @@ def _parameter_adapters(inventory: Inventory, spec: LoraSpec, targets: list[str]
     nest, in the module's parameter order: the first is innermost (`experts.base_layer`), the last outermost
     (`experts`), each a LoRA layer of its own."""
     if spec.use_dora:
-        raise PeftWouldRaise("lora.ParamWrapper does not work with use_dora=True.")
+        raise PeftWouldRaise(RAISES + "`use_dora` does not work with `target_parameters` (lora.ParamWrapper)")
     modules = {m.name: m for m in inventory.modules}
     by_module: dict[str, list[tuple[int, int]]] = {}
     for module_name, param_name, shape in inventory.parameters:
@@ -417,7 +421,7 @@ def match(inventory: Inventory, spec: LoraSpec) -> MatchResult:
 def _match(inventory: Inventory, spec: LoraSpec, result: MatchResult) -> None:
     validate_spec(spec)
     if isinstance(spec.r, bool) or not isinstance(spec.r, int) or spec.r <= 0:
-        raise PeftWouldRaise(f"`r` should be a positive integer value but the value passed is {spec.r}")
+        raise PeftWouldRaise(RAISES + f"`r` must be a positive integer, not {spec.r}")
 
     targets = spec.target_modules
     if isinstance(targets, (list, tuple, set, frozenset)):
@@ -431,8 +435,8 @@ def _match(inventory: Inventory, spec: LoraSpec, result: MatchResult) -> None:
         if default is None:
             if not spec.target_parameters:
                 raise PeftWouldRaise(
-                    "Please specify `target_modules` or `target_parameters`in `peft_config` "
-                    f"(PEFT has no default target modules for model_type {inventory.model_type!r})"
+                    RAISES + f"`target_modules` is not set and PEFT has no default target modules for model_type "
+                    f"{inventory.model_type!r}; set `target_modules` or `target_parameters`"
                 )
         else:
             targets = default if isinstance(default, str) else list(default)
@@ -456,12 +460,12 @@ def _match(inventory: Inventory, spec: LoraSpec, result: MatchResult) -> None:
             continue
         if module.kind not in LORA_WRAPPABLE:
             raise PeftWouldRaise(
-                f"Target module `{key}` ({module.cls}) is not supported: LoRA wraps only Linear, Embedding, "
-                "Conv1d/2d/3d, transformers' Conv1D and MultiheadAttention modules."
+                RAISES + f"target module `{key}` ({module.cls}) is not supported: LoRA wraps only Linear, "
+                "Embedding, Conv1d/2d/3d, transformers' Conv1D and MultiheadAttention modules"
             )
         r = _rank_for(spec, key, rank_pattern)
         if module.kind in (CONV1D, CONV2D, CONV3D) and r % module.dims[-1]:
-            raise PeftWouldRaise(f"r must be divisible by the groups of `{key}` ({module.dims[-1]})")
+            raise PeftWouldRaise(RAISES + f"`r` must be divisible by the groups of `{key}` ({module.dims[-1]})")
         result.adapted.append(Adapted(module, r, lora_params(module, r, spec.use_dora, spec.lora_bias)))
 
     param_adapters = _parameter_adapters(inventory, spec, parameter_targets, rank_pattern) if parameter_targets else []
@@ -497,25 +501,25 @@ def _raise_no_match(spec: LoraSpec, targets, excluded: list, unmatched: list) ->
     # The branches of BaseTuner.inject_adapter's "CHECK FOR ERRORS" section, in order.
     layer_note = ""
     if spec.layers_to_transform is not None:
-        layer_note += f" Note: You specified 'layers_to_transform': {spec.layers_to_transform}."
+        layer_note += f" (with `layers_to_transform` {spec.layers_to_transform}"
     if spec.layers_pattern is not None:
-        layer_note += f" You also specified 'layers_pattern': {spec.layers_pattern}."
+        layer_note += f" and `layers_pattern` {spec.layers_pattern!r}"
+    layer_note += ")" if layer_note else ""
     if excluded and not unmatched:
         raise PeftWouldRaise(
-            "All modules were excluded. This is likely unintended. "
-            "Check your `target_modules`, `exclude_modules` and `modules_to_save` configuration."
+            RAISES + "`exclude_modules` excludes every module, so nothing is left to adapt; check `target_modules`, "
+            "`exclude_modules` and `modules_to_save`"
         )
     if not excluded and unmatched and not targets:
         raise PeftWouldRaise(
-            "No `target_modules` passed but also no `target_parameters` found. Please check the values for "
-            "these arguments."
+            RAISES + "neither `target_modules` nor `target_parameters` selects anything"
         )
     if not excluded and unmatched:
         raise PeftWouldRaise(
-            f"Target modules {_jsonable(spec.target_modules) if spec.target_modules is not None else targets} "
-            f"not found in the base model.{layer_note}"
+            RAISES + f"no module matches `target_modules` "
+            f"{_jsonable(spec.target_modules) if spec.target_modules is not None else targets!r}{layer_note}"
         )
     raise PeftWouldRaise(
-        "No modules were targeted for adaptation: the targets that matched were all excluded by "
-        f"`exclude_modules` or `modules_to_save`.{layer_note}"
+        RAISES + "every module that `target_modules` matches is excluded by `exclude_modules` or "
+        f"`modules_to_save`, so no module is adapted{layer_note}"
     )

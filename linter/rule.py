@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .analysis import Analysis
 from .diagnostics import SAFE, UNSAFE, Diagnostic, Fix, human_count
 from .fixes import FixPlan, dead_roots, plan_fix
+from .matching import match, suffix_match
 from .site import Span
 
 # How a value found in a file may be rewritten: a value that came through a command-line flag, an
@@ -101,6 +102,11 @@ def gradient_sink(ctx: RuleContext, condition: str) -> SinkFinding | None:
     message += "; and on ".join(parts)
     if analysis.site.dead_note:
         message += f"; {analysis.site.dead_note}"
+    idle = idle_excludes(analysis)
+    if idle:
+        verb = "excludes" if len(idle) == 1 else "exclude"
+        message += (f"; exclude_modules {', '.join(f'`{e}`' for e in idle)} {verb} none of them, because a list entry "
+                    "matches whole module names by suffix and so hits the container, not the layers inside it")
     plan, reason = plan_fix(analysis)
     if plan is None:
         message += f"; no automatic fix: {reason}"
@@ -149,4 +155,25 @@ def name_suggestions(inventory, entries: list[str]) -> str:
     return f" ({'; '.join(hints)})" if hints else ""
 
 
-__all__ = ["RuleContext", "gradient_sink", "evidence_note", "SAFE", "UNSAFE", "name_suggestions"]
+def idle_excludes(analysis) -> list[str]:
+    """List entries of exclude_modules that match modules but exclude none of the targeted ones."""
+    spec = analysis.spec
+    excludes = spec.exclude_modules
+    if not isinstance(excludes, (list, tuple)) or not excludes:
+        return []
+    adapted = {a.module.name for a in analysis.result.adapted}
+    idle = []
+    for entry in excludes:
+        if entry in analysis.result.dead_exclude_entries:
+            continue
+        # only a container with targeted layers under it: excluding something never targeted is harmless
+        containers = [m.name for m in analysis.inventory.modules if suffix_match(m.name, entry)]
+        if not any(name.startswith(c + ".") for c in containers for name in adapted):
+            continue
+        without = match(analysis.inventory, replace(spec, exclude_modules=[e for e in excludes if e != entry] or None))
+        if without.error is None and {a.module.name for a in without.adapted} == adapted:
+            idle.append(entry)
+    return idle
+
+
+__all__ = ["RuleContext", "gradient_sink", "evidence_note", "SAFE", "UNSAFE", "name_suggestions", "idle_excludes"]

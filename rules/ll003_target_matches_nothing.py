@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from loralint.matching import match, suffix_match
-from loralint.rule import SAFE, UNSAFE, RuleContext, name_suggestions
+from loralint.matching import match
+from loralint.rule import SAFE, UNSAFE, RuleContext, idle_excludes, name_suggestions
 
 CODE = "LL003"
 NAME = "target-matches-nothing"
@@ -38,7 +38,7 @@ def check(ctx: RuleContext):
                         if ctx.site.syntax in ("shell", "docstring") else " (the commas are part of the names)")
             fix = _without_commas(ctx)
         yield ctx.diagnostic(message, ctx.span_for(field), fix)
-    idle = _idle_excludes(analysis)
+    idle = idle_excludes(analysis)
     if idle:
         names = ", ".join(f"`{e}`" for e in idle)
         yield ctx.diagnostic(
@@ -46,27 +46,6 @@ def check(ctx: RuleContext):
             "a list entry matches whole module names by suffix, so a container's name (a tower, a projector) "
             "leaves the Linear layers under it targeted; write a pattern string instead, e.g. "
             f"exclude_modules=r\".*\\.{idle[0]}\\..*\"", ctx.span_for("exclude_modules"))
-
-
-def _idle_excludes(analysis) -> list[str]:
-    """List entries of exclude_modules that match modules but exclude none of the targeted ones."""
-    spec = analysis.spec
-    excludes = spec.exclude_modules
-    if not isinstance(excludes, (list, tuple)) or not excludes:
-        return []
-    adapted = {a.module.name for a in analysis.result.adapted}
-    idle = []
-    for entry in excludes:
-        if entry in analysis.result.dead_exclude_entries:
-            continue
-        # only a container with targeted layers under it: excluding something never targeted is harmless
-        containers = [m.name for m in analysis.inventory.modules if suffix_match(m.name, entry)]
-        if not any(name.startswith(c + ".") for c in containers for name in adapted):
-            continue
-        without = match(analysis.inventory, replace(spec, exclude_modules=[e for e in excludes if e != entry] or None))
-        if without.error is None and {a.module.name for a in without.adapted} == adapted:
-            idle.append(entry)
-    return idle
 
 
 def _without_commas(ctx: RuleContext):

@@ -23,8 +23,7 @@ def check(ctx: RuleContext):
     if isinstance(targets, (list, tuple)) and analysis.inventory is not None:
         names = [m.name for m in analysis.inventory.modules]
         unmatched = [e for e in dict.fromkeys(targets) if not any(suffix_match(n, e) for n in names)]
-        hints = name_suggestions(analysis.inventory, unmatched)
-        reason = reason.rstrip(".") + hints + "." if hints else reason
+        reason += name_suggestions(analysis.inventory, unmatched)
     yield ctx.diagnostic(f"{where}{reason}", problem.span or ctx.span_for("target_modules", "layers_to_transform"))
 
 

@@ -183,7 +183,7 @@ def test_site_peft_would_refuse_has_error_and_no_modules(cache_env):
     proc = run(["report", "--model", QWEN_VL, "--target-modules", "no_such_proj", "--format", "json"], env_extra=cache_env)
     assert proc.returncode == 1
     site = json.loads(proc.stdout)["sites"][0]
-    assert "not found in the base model" in site["error"]
+    assert "no module matches `target_modules`" in site["error"]
     assert site["modules"] == [] and site["components"] == {}
 
 

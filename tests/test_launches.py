@@ -182,7 +182,7 @@ def test_trl_cli(tmp_path):
                    "trl sft --model_name_or_path google/gemma-3-4b-it --use_peft --lora_target_modules q_proj v_proj\n"
                    "trl sft --model_name_or_path google/gemma-3-4b-it --lora_target_modules q_proj v_proj\n")
     one, two = lint(run)
-    assert (one.code, one.span.line) == ("LL004", 2) and "not found" in one.message  # a one-entry list is a regex
+    assert (one.code, one.span.line) == ("LL004", 2) and "no module matches `target_modules` 'q_proj'" in one.message  # a one-entry list is a regex
     assert (two.code, two.span.line) == ("LL001", 3) and two.fix.applicability == "safe"  # line 4: no --use_peft
 
 

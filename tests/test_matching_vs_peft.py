@@ -67,20 +67,20 @@ SHAPES = {
 }
 
 
-# PEFT's refusals by what they say (loralint words some of them itself, keeping the cause)
+# PEFT's refusals by what they say: PEFT's text, then loralint's own words for the same cause
 REASONS = {
-    "regex-with-layers": "cannot be used when `target_modules` is a str",
-    "all-excluded": "All modules were excluded",
-    "no-default-targets": "Please specify `target_modules`",
-    "unsupported-module": "is not supported",
-    "not-found": "not found in the base model",
-    "targets-excluded": "No modules were targeted for adaptation",
-    "fused-experts": "because they are fused into",
+    "regex-with-layers": ("cannot be used when `target_modules` is a str",),
+    "all-excluded": ("All modules were excluded", "`exclude_modules` excludes every module"),
+    "no-default-targets": ("Please specify `target_modules`", "PEFT has no default target modules"),
+    "unsupported-module": ("is not supported",),
+    "not-found": ("not found in the base model", "no module matches `target_modules`"),
+    "targets-excluded": ("No modules were targeted for adaptation", "every module that `target_modules` matches is excluded"),
+    "fused-experts": ("because they are fused into",),
 }
 
 
 def _reason(message: str) -> str:
-    return next((reason for reason, phrase in REASONS.items() if phrase in message), message)
+    return next((reason for reason, phrases in REASONS.items() if any(p in message for p in phrases)), message)
 
 
 @pytest.fixture(scope="module", params=[m[0] for m in MODELS])

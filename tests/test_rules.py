@@ -80,7 +80,7 @@ def test_dead_target_names_the_models_own_names(tmp_path):
 def test_peft_refusal_names_the_models_own_names(tmp_path):
     diags = _diagnostics(tmp_path, LLAMA + 'LoraConfig(target_modules=["q_prj", "v_prj"])\n')
     (diag,) = [d for d in diags if d.code == "LL004"]
-    assert "not found in the base model" in diag.message
+    assert "get_peft_model would raise ValueError: no module matches `target_modules`" in diag.message
     assert "`q_prj`: the model has `q_proj`" in diag.message and "`v_prj`: the model has `v_proj`" in diag.message
 
 
@@ -107,3 +107,14 @@ def test_container_in_exclude_list_is_flagged_and_the_suggested_pattern_works(tm
 def test_exclude_pattern_that_works_is_not_flagged(tmp_path):
     diags = _diagnostics(tmp_path, LLAVA + 'LoraConfig(target_modules="all-linear", exclude_modules=r".*\\.vision_tower\\..*")\n')
     assert "LL003" not in [d.code for d in diags]
+
+
+def test_gradient_sink_says_why_a_published_llm_only_exclusion_failed(tmp_path):
+    # TRL's Gemma 3 example's "LLM-only" mode: container names in the list form of exclude_modules
+    source = ('model = AutoModelForImageTextToText.from_pretrained("google/gemma-3-4b-it")\n'
+              'LoraConfig(target_modules="all-linear", exclude_modules=["vision_tower", "multi_modal_projector"])'
+              '  # loralint: modality=text\n')
+    by_code = {d.code: d for d in _diagnostics(tmp_path, source)}
+    assert "exclude_modules `vision_tower` excludes none of them" in by_code["LL001"].message
+    # Gemma 3's projector holds no Linear layer, so excluding it is redundant, not a failed exclusion
+    assert "multi_modal_projector" not in by_code["LL003"].message
