@@ -193,3 +193,96 @@ def test_llava_with_images_leaves_the_discarded_vision_layer_dead(make):
                 no_grad.add(name)
     expected = {name for name in adapted if any(name.startswith(root + ".") for root in discarded)}
     assert no_grad == expected and len(expected) == 6  # q, k, v, out_proj, fc1, fc2 of that layer
+
+
+def _fixed_image_batch(config: dict, image_tokens: int, token: int):
+    """Input ids with `image_tokens` image tokens first, and pixel values of the vision tower's size."""
+    size = config["vision_config"]["image_size"]
+    text = torch.randint(0, 1000, (1, 8), generator=torch.Generator().manual_seed(0))
+    text[text == token] = 1
+    input_ids = torch.cat([torch.full((1, image_tokens), token), text], dim=1)
+    pixel_values = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    return input_ids, {"pixel_values": pixel_values}
+
+
+def _gemma3_batch(config):
+    return _fixed_image_batch(config, config["mm_tokens_per_image"], config["image_token_index"])
+
+
+def _paligemma_batch(config):
+    vision = config["vision_config"]
+    image_tokens = (vision["image_size"] // vision["patch_size"]) ** 2
+    input_ids, extra = _fixed_image_batch(config, image_tokens, config["image_token_index"])
+    # the prefix (image) attends bidirectionally, the suffix is what the loss trains
+    extra["token_type_ids"] = torch.cat([torch.zeros(1, image_tokens), torch.ones(1, 8)], dim=1).long()
+    return input_ids, extra
+
+
+def _qwen_vl_batch(config):
+    """A 4x4-patch image: flattened patches, its grid, and the merged tokens after a vision-start token."""
+    vision = config["vision_config"]
+    patch, temporal, merge = vision["patch_size"], vision["temporal_patch_size"], vision["spatial_merge_size"]
+    grid = torch.tensor([[1, 4, 4]])
+    text = torch.randint(0, 1000, (1, 8), generator=torch.Generator().manual_seed(0))
+    input_ids = torch.cat([torch.tensor([[config["vision_start_token_id"]]]),
+                           torch.full((1, 16 // (merge * merge)), config["image_token_id"]), text], dim=1)
+    channels = vision.get("in_chans", vision.get("in_channels", 3))
+    pixel_values = torch.randn(16, channels * temporal * patch * patch, generator=torch.Generator().manual_seed(1))
+    extra = {"pixel_values": pixel_values, "image_grid_thw": grid}
+    if config["model_type"] != "qwen2_5_vl":  # Qwen3-VL's M-RoPE reads the token types
+        extra["mm_token_type_ids"] = (input_ids == config["image_token_id"]).int()
+    return input_ids, extra
+
+
+def _even_vision_heads(config: dict) -> dict:
+    # the divided vision width over the real head count gives an odd head width, which 2D rotary cannot split
+    config["vision_config"]["num_heads"] = 4
+    return config
+
+
+# name: (config factory, batch with an image, post-shrink fix)
+WITH_IMAGES = {
+    "gemma3": (lambda: zoo_config("google/gemma-3-4b-it"), _gemma3_batch, None),
+    "paligemma": (lambda: default_config("paligemma"), _paligemma_batch, None),
+    "qwen2_5_vl": (lambda: zoo_config("Qwen/Qwen2.5-VL-3B-Instruct"), _qwen_vl_batch, _even_vision_heads),
+    "qwen3_vl": (lambda: zoo_config("Qwen/Qwen3-VL-2B-Instruct"), _qwen_vl_batch, _even_vision_heads),
+}
+
+
+@pytest.mark.parametrize("arch", list(WITH_IMAGES))
+def test_text_and_image_dead_matches_gradient(arch):
+    """With an image in the batch, the modules loralint calls dead for a text+image mix are exactly
+    those whose adapters get no gradient (none, for towers whose whole output reaches the language model)."""
+    from peft.tuners.lora import LoraLayer
+
+    from loralint.analysis import Analysis
+    from loralint.arch import discarded_vision_layers
+
+    make, batch, fix = WITH_IMAGES[arch]
+    config = shrink(make(), 8)
+    if fix is not None:
+        config = fix(config)
+    model = _real_model(config, None)
+    _, inventory = build(config, None)
+    analysis = Analysis(site=None, inventory=inventory)
+    analysis.discarded = frozenset(discarded_vision_layers(inventory.model_type, config, inventory)[0])
+    text_and_image = frozenset({"text", "image"})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrapped = peft.get_peft_model(model, peft.LoraConfig(target_modules="all-linear", init_lora_weights=False, r=2))
+    wrapped.train()
+    input_ids, extra = batch(config)
+    wrapped(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), labels=input_ids, **extra).loss.backward()
+
+    no_grad, adapted = set(), set()
+    for name, module in wrapped.base_model.model.named_modules():
+        if isinstance(module, LoraLayer):
+            adapted.add(name)
+            grads = [p.grad for p in module.lora_A.parameters()] + [p.grad for p in module.lora_B.parameters()]
+            if all(g is None or not torch.any(g != 0) for g in grads):
+                no_grad.add(name)
+    expected = {m.name for m in inventory.modules if analysis.dead(m, text_and_image)} & adapted
+    assert no_grad == expected
+    # the same adapters are dead without the image: the comparison is not vacuous
+    assert {m.name for m in inventory.modules if analysis.dead(m, frozenset({"text"}))} & adapted
