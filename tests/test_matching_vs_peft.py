@@ -76,6 +76,8 @@ REASONS = {
     "not-found": ("not found in the base model", "no module matches `target_modules`"),
     "targets-excluded": ("No modules were targeted for adaptation", "every module that `target_modules` matches is excluded"),
     "fused-experts": ("because they are fused into",),
+    "no-targets": ("No `target_modules` passed but also no `target_parameters`", "neither `target_modules` nor `target_parameters`"),
+    "dora-parameters": ("ParamWrapper does not work with use_dora", "`use_dora` does not work with `target_parameters`"),
 }
 
 
