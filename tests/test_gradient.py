@@ -79,6 +79,20 @@ def _real_model(config: dict, model_class: str | None):
         return cls._from_config(cfg, dtype=torch.float32)
 
 
+def _untrained(wrapped) -> tuple[set[str], set[str]]:
+    """The LoRA layers whose A and B got no nonzero gradient, and all LoRA layers, by module name."""
+    from peft.tuners.lora import LoraLayer
+
+    no_grad, adapted = set(), set()
+    for name, module in wrapped.base_model.model.named_modules():
+        if isinstance(module, LoraLayer):
+            adapted.add(name)
+            grads = [p.grad for p in module.lora_A.parameters()] + [p.grad for p in module.lora_B.parameters()]
+            if all(g is None or not torch.any(g != 0) for g in grads):
+                no_grad.add(name)
+    return no_grad, adapted
+
+
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_text_only_dead_matches_gradient(arch):
     make, model_class, fix, forward_kwargs = ARCHITECTURES[arch]
@@ -103,16 +117,7 @@ def test_text_only_dead_matches_gradient(arch):
     loss = out[0] if isinstance(out, tuple) else out.loss
     loss.backward()
 
-    no_grad, adapted = set(), set()
-    from peft.tuners.lora import LoraLayer
-
-    for name, module in wrapped.base_model.model.named_modules():
-        if not isinstance(module, LoraLayer):
-            continue
-        adapted.add(name)
-        grads = [p.grad for p in module.lora_A.parameters()] + [p.grad for p in module.lora_B.parameters()]
-        if all(g is None or not torch.any(g != 0) for g in grads):
-            no_grad.add(name)
+    no_grad, adapted = _untrained(wrapped)
     assert adapted, "PEFT adapted nothing"
     assert no_grad == dead_expected & adapted
     # The run must exercise both sides for the comparison to mean anything.
@@ -182,15 +187,7 @@ def test_llava_with_images_leaves_the_discarded_vision_layer_dead(make):
                   labels=input_ids)
     out.loss.backward()
 
-    from peft.tuners.lora import LoraLayer
-
-    no_grad, adapted = set(), set()
-    for name, module in wrapped.base_model.model.named_modules():
-        if isinstance(module, LoraLayer):
-            adapted.add(name)
-            grads = [p.grad for p in module.lora_A.parameters()] + [p.grad for p in module.lora_B.parameters()]
-            if all(g is None or not torch.any(g != 0) for g in grads):
-                no_grad.add(name)
+    no_grad, adapted = _untrained(wrapped)
     expected = {name for name in adapted if any(name.startswith(root + ".") for root in discarded)}
     assert no_grad == expected and len(expected) == 6  # q, k, v, out_proj, fc1, fc2 of that layer
 
@@ -253,8 +250,6 @@ WITH_IMAGES = {
 def test_text_and_image_dead_matches_gradient(arch):
     """With an image in the batch, the modules loralint calls dead for a text+image mix are exactly
     those whose adapters get no gradient (none, for towers whose whole output reaches the language model)."""
-    from peft.tuners.lora import LoraLayer
-
     from loralint.analysis import Analysis
     from loralint.arch import discarded_vision_layers
 
@@ -275,13 +270,7 @@ def test_text_and_image_dead_matches_gradient(arch):
     input_ids, extra = batch(config)
     wrapped(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), labels=input_ids, **extra).loss.backward()
 
-    no_grad, adapted = set(), set()
-    for name, module in wrapped.base_model.model.named_modules():
-        if isinstance(module, LoraLayer):
-            adapted.add(name)
-            grads = [p.grad for p in module.lora_A.parameters()] + [p.grad for p in module.lora_B.parameters()]
-            if all(g is None or not torch.any(g != 0) for g in grads):
-                no_grad.add(name)
+    no_grad, adapted = _untrained(wrapped)
     expected = {m.name for m in inventory.modules if analysis.dead(m, text_and_image)} & adapted
     assert no_grad == expected
     # the same adapters are dead without the image: the comparison is not vacuous
