@@ -8,6 +8,7 @@ saved weights. Whatever stops a stage is one `Problem` on the analysis.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .inventory import Inventory
 from .matching import MatchResult, catastrophic_pattern, match, patterns_of
@@ -70,10 +71,21 @@ class Analysis:
         if component == "audio":
             return "audio" not in mix
         if component == "projector":
-            return mix <= {"text"}
+            return not mix & self._projector_media
         if module.name in self.inventory.image_only:
             return "image" not in mix
         return False
+
+    @cached_property
+    def _projector_media(self) -> frozenset:
+        """What feeds the projector: the media of the model's towers (both, when it has both kinds)."""
+        components = {m.component for m in self.inventory.modules}
+        media = set()
+        if "vision" in components or self.inventory.image_only:
+            media |= {"image", "video"}
+        if "audio" in components:
+            media.add("audio")
+        return frozenset(media or {"image", "video", "audio"})
 
     @property
     def unresolved(self) -> Problem | None:

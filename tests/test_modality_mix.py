@@ -92,3 +92,13 @@ def test_mix_from_settings_and_report_flag(tmp_path):
     assert site["modality"]["value"] == "text+image"
     assert all(m["dead"] == (m["component"] == "audio") for m in site["modules"])  # the vision tower's gate_proj lives
     assert 0 < site["mix_dead_params"] < site["dead_params"]
+
+
+def test_a_vision_projector_is_dead_with_audio_only_media(tmp_path):
+    # LLaVA's projector is fed by its vision tower: speech data never reaches it
+    path = script(tmp_path, "llava-hf/llava-1.5-7b-hf", '"all-linear"')
+    (diag,) = lint(path, modality="text+audio").diagnostics
+    assert "`model.multi_modal_projector`" in diag.message and "`model.vision_tower`" in diag.message
+    # with images the projector trains, and only the discarded vision layer is left
+    (diag,) = lint(path, modality="text+image").diagnostics
+    assert "multi_modal_projector" not in diag.message and "discards" in diag.message
