@@ -231,6 +231,32 @@ def _qwen_vl_batch(config):
     return input_ids, extra
 
 
+def _mllama_batch(config):
+    """One image of four tiles (aspect ratio 2x2), its token first, and a cross-attention mask over all tiles."""
+    size, tiles = config["vision_config"]["image_size"], config["vision_config"]["max_num_tiles"]
+    text = torch.randint(0, 1000, (1, 8), generator=torch.Generator().manual_seed(0))
+    input_ids = torch.cat([torch.tensor([[config["image_token_index"]]]), text], dim=1)
+    pixel_values = torch.randn(1, 1, tiles, 3, size, size, generator=torch.Generator().manual_seed(1))
+    ratios = config["vision_config"]["supported_aspect_ratios"]
+    return input_ids, {"pixel_values": pixel_values, "aspect_ratio_ids": torch.tensor([[ratios.index([2, 2]) + 1]]),
+                       "aspect_ratio_mask": torch.ones(1, 1, tiles, dtype=torch.long),
+                       "cross_attention_mask": torch.ones(1, input_ids.shape[1], 1, tiles, dtype=torch.long)}
+
+
+def _open_gates(model) -> None:
+    """Mllama initialises its tanh gates (cross-attention, tile and position embeddings) to zero, which blocks
+    every gradient through them; a trained checkpoint's gates are open."""
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "gate" in name.rsplit(".", 1)[-1] and parameter.numel() <= 4:
+                parameter.fill_(0.5)
+
+
+def _small_tiles(config: dict) -> dict:
+    config["vision_config"]["image_size"] = 112  # 64 patches a tile: the module names do not depend on it
+    return config
+
+
 def _even_vision_heads(config: dict) -> dict:
     # the divided vision width over the real head count gives an odd head width, which 2D rotary cannot split
     config["vision_config"]["num_heads"] = 4
@@ -243,6 +269,7 @@ WITH_IMAGES = {
     "paligemma": (lambda: default_config("paligemma"), _paligemma_batch, None),
     "qwen2_5_vl": (lambda: zoo_config("Qwen/Qwen2.5-VL-3B-Instruct"), _qwen_vl_batch, _even_vision_heads),
     "qwen3_vl": (lambda: zoo_config("Qwen/Qwen3-VL-2B-Instruct"), _qwen_vl_batch, _even_vision_heads),
+    "mllama": (lambda: zoo_config("meta-llama/Llama-3.2-11B-Vision-Instruct"), _mllama_batch, _small_tiles),
 }
 
 
@@ -258,6 +285,7 @@ def test_text_and_image_dead_matches_gradient(arch):
     if fix is not None:
         config = fix(config)
     model = _real_model(config, None)
+    _open_gates(model)
     _, inventory = build(config, None)
     analysis = Analysis(site=None, inventory=inventory)
     analysis.discarded = frozenset(discarded_vision_layers(inventory.model_type, config, inventory)[0])
