@@ -252,6 +252,22 @@ def _open_gates(model) -> None:
                 parameter.fill_(0.5)
 
 
+def _idefics3_batch(config):
+    vision = config["vision_config"]
+    size = vision["image_size"]
+    tokens = (size // vision["patch_size"]) ** 2 // config["scale_factor"] ** 2  # after the pixel shuffle
+    input_ids, _ = _fixed_image_batch(config, tokens, config["image_token_id"])
+    return input_ids, {"pixel_values": torch.randn(1, 1, 3, size, size, generator=torch.Generator().manual_seed(1))}
+
+
+def _idefics3_geometry(config: dict) -> dict:
+    # a patch grid the pixel shuffle divides (8x8), and a vocabulary that holds the image token, which
+    # transformers' default Idefics3 config places past its default text vocabulary
+    config["vision_config"]["image_size"] = 256
+    config["text_config"]["vocab_size"] = config["image_token_id"] + 1
+    return config
+
+
 def _small_tiles(config: dict) -> dict:
     config["vision_config"]["image_size"] = 112  # 64 patches a tile: the module names do not depend on it
     return config
@@ -270,6 +286,7 @@ WITH_IMAGES = {
     "qwen2_5_vl": (lambda: zoo_config("Qwen/Qwen2.5-VL-3B-Instruct"), _qwen_vl_batch, _even_vision_heads),
     "qwen3_vl": (lambda: zoo_config("Qwen/Qwen3-VL-2B-Instruct"), _qwen_vl_batch, _even_vision_heads),
     "mllama": (lambda: zoo_config("meta-llama/Llama-3.2-11B-Vision-Instruct"), _mllama_batch, _small_tiles),
+    "idefics3": (lambda: default_config("idefics3"), _idefics3_batch, _idefics3_geometry),
 }
 
 
