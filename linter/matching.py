@@ -108,6 +108,11 @@ def suffix_match(name: str, entry: str) -> bool:
     return name == entry or name.endswith("." + entry)
 
 
+def unmatched_entries(names, entries) -> list[str]:
+    """The list entries (first occurrence, in order) that no module name matches by PEFT's suffix test."""
+    return [entry for entry in dict.fromkeys(entries) if not any(suffix_match(name, entry) for name in names)]
+
+
 def _as_list(value) -> list:
     if value is None:
         return []
@@ -486,15 +491,9 @@ def _match(inventory: Inventory, spec: LoraSpec, result: MatchResult) -> None:
         result.saved = [m for m in inventory.modules if any(m.name.endswith(s) for s in spec.modules_to_save)]
 
     if isinstance(spec.target_modules, (list, tuple, set, frozenset)):
-        result.dead_target_entries = [
-            entry for entry in dict.fromkeys(spec.target_modules)
-            if not any(suffix_match(name, entry) for name in names)
-        ]
+        result.dead_target_entries = unmatched_entries(names, spec.target_modules)
     if isinstance(spec.exclude_modules, (list, tuple, set, frozenset)):
-        result.dead_exclude_entries = [
-            entry for entry in dict.fromkeys(spec.exclude_modules)
-            if not any(suffix_match(name, entry) for name in names)
-        ]
+        result.dead_exclude_entries = unmatched_entries(names, spec.exclude_modules)
 
 
 def _raise_no_match(spec: LoraSpec, targets, excluded: list, unmatched: list) -> None:

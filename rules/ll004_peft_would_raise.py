@@ -1,6 +1,6 @@
 """LL004 peft-would-raise: PEFT would refuse this config on this model, or its first forward would crash."""
 
-from loralint.matching import suffix_match
+from loralint.matching import unmatched_entries
 from loralint.problems import Kind
 from loralint.rule import RuleContext, name_suggestions
 
@@ -22,8 +22,7 @@ def check(ctx: RuleContext):
     targets = analysis.spec.target_modules if analysis.spec is not None else None
     if isinstance(targets, (list, tuple)) and analysis.inventory is not None:
         names = [m.name for m in analysis.inventory.modules]
-        unmatched = [e for e in dict.fromkeys(targets) if not any(suffix_match(n, e) for n in names)]
-        reason += name_suggestions(analysis.inventory, unmatched)
+        reason += name_suggestions(analysis.inventory, unmatched_entries(names, targets))
     yield ctx.diagnostic(f"{where}{reason}", problem.span or ctx.span_for("target_modules", "layers_to_transform"))
 
 
