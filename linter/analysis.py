@@ -63,7 +63,7 @@ class Analysis:
     def dead(self, module, mix: frozenset | None = None) -> bool:
         """Does this module's adapter get no gradient from data of this mix (default: the site's; unknown: text)?"""
         mix = mix if mix is not None else (self.mix or frozenset({"text"}))
-        if any(module.name == root or module.name.startswith(root + ".") for root in self.discarded):
+        if any(module.name == root or module.name.startswith(root + ".") for root in self.discarded | self.speech_output):
             return True
         component = module.component
         if component == "vision":
@@ -75,6 +75,13 @@ class Analysis:
         if module.name in self.inventory.image_only:
             return "image" not in mix
         return False
+
+    @cached_property
+    def speech_output(self) -> frozenset:
+        """Sub-models that only run when the model generates speech (an Omni model's talker): dead for any data."""
+        from .arch import speech_output_roots
+
+        return speech_output_roots(self.inventory)
 
     @cached_property
     def _projector_media(self) -> frozenset:

@@ -30,36 +30,60 @@ def image_only_modules(model_type: str, config: dict, language_prefixes: Iterabl
     return rule(config, list(language_prefixes), names) if rule else set()
 
 
-def _discarded_vision_layers(config: dict, vision_layers: dict[int, str]) -> tuple[set[str], str]:
-    """LLaVA-style models read image features from `vision_feature_layer` (default -2): the encoder layers after
-    the deepest one read run on every image but their output is discarded, so their adapters never train."""
-    layer = config.get("vision_feature_layer", -2)
-    layers = layer if isinstance(layer, list) else [layer]
-    if not vision_layers or not all(isinstance(v, int) and not isinstance(v, bool) for v in layers):
-        return set(), ""
-    count = max(vision_layers) + 1
-    deepest = max(v if v >= 0 else count + v for v in layers)
-    discarded = {name for index, name in vision_layers.items() if index > deepest}
-    return discarded, f"vision_feature_layer = {layer}"
+# LLaVA-style models read image features from `vision_feature_layer`: the encoder layers after the deepest
+# one read run on every image, but their output is discarded, so their adapters never train. model_type ->
+# transformers' default, which applies when a config.json leaves the key out (configs saved as a diff do);
+# VipLlava's older configs spell it `vision_feature_layers`. tests/test_modality_mix.py checks these defaults
+# against transformers' own, and tests/test_gradient.py the rule against real backward passes with an image.
+VISION_FEATURE_LAYER_DEFAULTS = {
+    "llava": -2, "llava_next": -2, "llava_next_video": -2, "video_llava": -2,
+    "vipllava": [-2, -5, -8, -11, 6],
+    "llava_onevision": -1, "mistral3": -1, "aya_vision": -1, "internvl": -1,
+}
 
 
-# model_type -> rule(config, {vision encoder layer index: module name}) -> (discarded layer names, why)
-DISCARDED_VISION_LAYERS = {model_type: _discarded_vision_layers for model_type in (
-    "llava", "llava_next", "llava_next_video", "llava_onevision", "vipllava", "video_llava", "mistral3",
-    "aya_vision", "internvl")}
+def _vision_feature_layer(model_type: str, config: dict) -> tuple[object, bool]:
+    """The layer (or layers) the model reads image features from, and whether the config says it."""
+    for key in ("vision_feature_layer", "vision_feature_layers"):
+        if key in config:
+            return config[key], True
+    return VISION_FEATURE_LAYER_DEFAULTS[model_type], False
 
 
 def discarded_vision_layers(model_type: str, config: dict, inventory) -> tuple[set[str], str]:
     """Vision encoder layers (module names, the layer containers) whose output the model discards."""
-    rule = DISCARDED_VISION_LAYERS.get(model_type)
-    if rule is None or not isinstance(config, dict):
+    if model_type not in VISION_FEATURE_LAYER_DEFAULTS or not isinstance(config, dict):
         return set(), ""
-    layers = {}
+    vision_layers = {}
     for module in inventory.modules:
         found = re.search(r"\.(?:encoder\.)?layers?\.(\d+)$", module.name)
         if module.component == "vision" and found:
-            layers[int(found.group(1))] = module.name
-    return rule(config, layers)
+            vision_layers[int(found.group(1))] = module.name
+    layer, stated = _vision_feature_layer(model_type, config)
+    layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
+    if not vision_layers or not layers or not all(isinstance(v, int) and not isinstance(v, bool) for v in layers):
+        return set(), ""
+    count = max(vision_layers) + 1
+    # hidden_states[0] is the embeddings' output and hidden_states[i] layer i-1's, so -1 is the last layer
+    deepest = max(v - 1 if v >= 0 else count + v for v in layers)
+    if not -1 <= deepest < count:  # a layer the tower does not have: the model fails, not loralint's case
+        return set(), ""
+    discarded = {name for index, name in vision_layers.items() if index > deepest}
+    shown = list(layer) if isinstance(layer, tuple) else layer
+    return discarded, f"vision_feature_layer = {shown}" + ("" if stated else f", {model_type}'s default")
+
+
+# Omni models' speech-output sub-models (model_type -> their top-level names): they only run when the model
+# generates speech, never in the thinker's training forward, so their adapters get no gradient from any data.
+# Backed by tests/test_gradient.py (the whole Qwen2.5-Omni model wrapped, its thinker trained with audio).
+SPEECH_OUTPUT_SUBMODELS = {
+    "qwen2_5_omni": ("talker", "token2wav"),
+}
+
+
+def speech_output_roots(inventory) -> frozenset[str]:
+    roots = SPEECH_OUTPUT_SUBMODELS.get(inventory.model_type, ())
+    return frozenset(m.name for m in inventory.modules if m.name in roots)
 
 
 # Models that take image input without a vision sub-model: the modules that map image patches into the

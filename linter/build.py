@@ -296,10 +296,11 @@ def _nearest_prefix(name: str, prefixes: dict, inclusive: bool = False) -> str:
 def build_meta_model(config_dict: dict, class_request: str | None):
     """The empty-weight model exactly as `cls._from_config(config)` makes it, on the meta device."""
     torch, _ = _import_stack()
+    # transformers logs loudly about configs, meta devices and unused kwargs; none of it is the user's concern here.
+    logging.getLogger("transformers").setLevel(logging.ERROR)
     config = make_config(config_dict)
     cls = resolve_model_class(config, class_request)
-    # transformers logs loudly about meta devices and unused kwargs; none of it is the user's concern here.
-    logging.getLogger("transformers").setLevel(logging.ERROR)
+    config = _config_for_class(config, config_dict, cls)
     try:
         with warnings.catch_warnings(), torch.device("meta"):
             warnings.simplefilter("ignore")
@@ -308,6 +309,29 @@ def build_meta_model(config_dict: dict, class_request: str | None):
         raise
     except Exception as exc:
         raise BuildError(f"{cls.__name__} could not be built from this config: {type(exc).__name__}: {exc}") from None
+
+
+def _config_for_class(config, config_dict: dict, cls):
+    """A sub-model's class loaded from a composite checkpoint reads its own part of the config: a named class
+    (Qwen2.5-Omni's thinker from the whole model's config.json) as `PretrainedConfig.from_pretrained` does, the
+    `base_config_key` entry, else the sub-config whose model_type is the class's; an Auto class that maps to
+    a text-only class (AutoModelForCausalLM on Qwen3.5) as the auto factory does, with the text config."""
+    config_class = getattr(cls, "config_class", None)
+    own_type = getattr(config_class, "model_type", "")
+    if not own_type or own_type == config.model_type:
+        return config
+    key = getattr(config_class, "base_config_key", "")
+    sub = config_dict.get(key) if key else None
+    if not isinstance(sub, dict):
+        sub = next((v for v in config_dict.values() if isinstance(v, dict) and v.get("model_type") == own_type), None)
+    if sub is None:
+        return config
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return config_class.from_dict(dict(sub))
+    except Exception as exc:  # transformers raises many kinds on bad configs
+        raise BuildError(f"transformers rejected the {own_type} part of the config: {type(exc).__name__}: {exc}") from None
 
 
 def build_inventory(config_dict: dict, class_request: str | None) -> Inventory:

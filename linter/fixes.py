@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from .analysis import Analysis
 from .inventory import Inventory
-from .matching import LoraSpec, match, suffix_match
+from .matching import ALL_LINEAR, LoraSpec, match, suffix_match
 
 
 @dataclass
@@ -91,39 +91,44 @@ def verify(inventory: Inventory, spec: LoraSpec, expected: dict[str, int]) -> bo
     return {a.module.name: a.params for a in result.adapted} == expected
 
 
-def _target_candidates(inventory: Inventory, spec: LoraSpec, live: list[str]):
+LANGUAGE_ONLY = "target only the language model"
+
+
+def _target_candidates(inventory: Inventory, spec: LoraSpec, live: list[str], dead_subtrees: list[str]):
+    """(pattern, what it does) for each rewrite worth trying, the most readable first."""
     language = inventory.language_prefixes()
-    if not language:
-        return
-    prefix = _alternation(re.escape(p) for p in language)
     targets = spec.target_modules
     if isinstance(targets, (list, tuple)):
         leaves = [t for t in dict.fromkeys(targets) if any(suffix_match(n, t) for n in live)]
     else:
         leaves = list(dict.fromkeys(n.rsplit(".", 1)[-1] for n in live))
+    # a pattern of the user's own is kept as written; a list or all-linear becomes the leaf names it hit
+    own_pattern = isinstance(targets, str) and targets.lower() != ALL_LINEAR
     suffix = "(" + "|".join(re.escape(leaf) for leaf in leaves) + ")"
-    yield rf"{prefix}\..*\.{suffix}"
-    # language-side modules that only run with images (Mllama's cross-attention layers)
-    image_only = set(inventory.image_only)
-    if image_only:
-        keep = {m.name for m in inventory.modules if m.component == "language" and m.name not in image_only}
-        roots = covering_roots(image_only, keep)
-        relative = [root[len(p) + 1:] for root in roots for p in language if root.startswith(p + ".")]
-        if relative:
-            excluded = _factored([re.escape(r) for r in relative], relative)
-            yield rf"{prefix}\.(?!{excluded}\.).*\.{suffix}"
-    if isinstance(targets, str):
-        # keep the user's own pattern, anchored to the language model
-        yield rf"(?={prefix}\.)(?:{targets})"
+    if language:
+        prefix = _alternation(re.escape(p) for p in language)
+        yield rf"{prefix}\..*\.{suffix}", LANGUAGE_ONLY
+        # language-side modules that only run with images (Mllama's cross-attention layers)
+        image_only = set(inventory.image_only)
+        if image_only:
+            keep = {m.name for m in inventory.modules if m.component == "language" and m.name not in image_only}
+            roots = covering_roots(image_only, keep)
+            relative = [root[len(p) + 1:] for root in roots for p in language if root.startswith(p + ".")]
+            if relative:
+                excluded = _factored([re.escape(r) for r in relative], relative)
+                yield rf"{prefix}\.(?!{excluded}\.).*\.{suffix}", LANGUAGE_ONLY
+        if own_pattern:
+            # keep the user's own pattern, anchored to the language model
+            yield rf"(?={prefix}\.)(?:{targets})", LANGUAGE_ONLY
     # the user's targets minus the dead sub-trees (media data: a tower lives, a discarded layer does not)
-    dead = {m.name for m in inventory.modules} - set(live)
-    roots = covering_roots({n for n in dead if n not in live}, set(live)) if dead else []
-    if roots and len(roots) <= 16:
-        excluded = _alternation(re.escape(r) for r in roots)
-        chosen = targets if isinstance(targets, str) else rf"(?:.*\.)?(?:{'|'.join(re.escape(t) for t in leaves)})"
-        yield rf"(?!{excluded}(?:\.|$))(?:{chosen})"
+    if dead_subtrees and len(dead_subtrees) <= 16:
+        excluded = _alternation(re.escape(r) for r in dead_subtrees)
+        chosen = targets if own_pattern else rf"(?:.*\.)?(?:{'|'.join(re.escape(t) for t in leaves)})"
+        shown = ", ".join(f"`{r}`" for r in dead_subtrees[:3])
+        more = f" and {len(dead_subtrees) - 3} more" if len(dead_subtrees) > 3 else ""
+        yield rf"(?!{excluded}(?:\.|$))(?:{chosen})", f"leave out {shown}{more}"
     # exact, always right, never pretty
-    yield "(" + "|".join(re.escape(n) for n in live) + ")"
+    yield "(" + "|".join(re.escape(n) for n in live) + ")", "target exactly the modules that train"
 
 
 def _language_leaf_names(inventory: Inventory) -> list[str]:
@@ -167,15 +172,16 @@ def generic_plan(analysis: Analysis, expected: dict, dead: set, also: dict | Non
             return FixPlan("exclude_modules", pattern, "exclude the modules that never see gradient", also), ""
         return None, "no exclude_modules pattern leaves exactly the live modules"
 
-    valid = [candidate for candidate in _target_candidates(inventory, spec, list(expected))
+    subtrees = dead_roots(inventory, dead, analysis.dead)
+    valid = [(candidate, message) for candidate, message in _target_candidates(inventory, spec, list(expected), subtrees)
              if verify(inventory, replace(spec, target_modules=candidate), expected)]
     if not valid:
         return None, "no anchored pattern selects exactly the live modules"
-    both = [c for c in valid if _valid_in_other_era(analysis, spec, c)]
-    message = "target only the language model"
+    both = [(c, m) for c, m in valid if _valid_in_other_era(analysis, spec, c)]
+    candidate, message = (both or valid)[0]
     if analysis.other_era_inventory is not None and not both:
         message += f" (valid with {analysis.era.describe()}; not with transformers 5's names)"
-    return FixPlan("target_modules", (both or valid)[0], message, also), ""
+    return FixPlan("target_modules", candidate, message, also), ""
 
 
 def _valid_in_other_era(analysis: Analysis, spec: LoraSpec, candidate) -> bool:

@@ -84,7 +84,8 @@ def gradient_sink(ctx: RuleContext, condition: str) -> SinkFinding | None:
     dead_params, total_params = analysis.dead_params, analysis.total_params
     roots = dead_roots(inventory, {a.module.name for a in analysis.dead_modules}, analysis.dead)
     discarded = [r for r in roots if any(r == d or r.startswith(d + ".") for d in analysis.discarded)]
-    absent = [r for r in roots if r not in discarded]
+    speech = [r for r in roots if any(r == d or r.startswith(d + ".") for d in analysis.speech_output)]
+    absent = [r for r in roots if r not in discarded and r not in speech]
     share = 100 * dead_params / total_params if total_params else 0
     message = (f"{dead_count} of {total_count} adapters ({human_count(dead_params)} of {human_count(total_params)} "
                f"LoRA parameters, {share:.0f}%) are on ")
@@ -96,6 +97,9 @@ def gradient_sink(ctx: RuleContext, condition: str) -> SinkFinding | None:
     if image_only:
         parts.append(f"{_names(image_only)}, cross-attention layers that run only when an image is present, so "
                      f"{'they never see' if len(image_only) > 1 else 'it never sees'} gradient {condition}")
+    if speech:
+        parts.append(f"{_names(speech)}, which only {'run' if len(speech) > 1 else 'runs'} when the model generates "
+                     "speech, never in a training forward, so they never train with any data")
     if discarded:
         parts.append(f"{_names(discarded)}, which runs but whose output {inventory.model_class.split('For')[0]} discards "
                      f"({analysis.discarded_why}), so they never train even with images")

@@ -8,11 +8,16 @@ Run: python scripts/build_zoo_inventories.py
 import json
 import sys
 
+import transformers
+
 from loralint.build import BuildError, build_meta_model, inventory_from_model, make_config, resolve_model_class
 from loralint.inventory import config_sha256, write_json_atomic
 from loralint.resolve import BUNDLED_INVENTORY_DIR, ZOO_DIR, bundled_key
 
 REQUESTS = [None, "AutoModelForImageTextToText", "AutoModelForVision2Seq", "AutoModelForCausalLM", "AutoModel"]
+# sub-model classes that recipes load from a whole model's checkpoint (LLaMA-Factory, ms-swift and Qwen's own
+# fine-tuning code train Qwen2.5-Omni's thinker); tried on every config, kept where the config holds their part
+SUB_MODEL_REQUESTS = ["Qwen2_5OmniThinkerForConditionalGeneration"]
 
 
 def main() -> int:
@@ -21,7 +26,9 @@ def main() -> int:
         config = json.loads(config_path.read_text())
         digest = config_sha256(config)
         cfg = make_config(config)
-        requests = REQUESTS + list(cfg.architectures or [])
+        sub_types = {v.get("model_type") for v in config.values() if isinstance(v, dict)}
+        requests = REQUESTS + list(cfg.architectures or []) + [
+            name for name in SUB_MODEL_REQUESTS if getattr(transformers, name).config_class.model_type in sub_types]
         by_class = {}
         for request in requests:
             try:

@@ -31,3 +31,32 @@ def test_bundled_inventory_equals_a_fresh_build(filename):
     bundled = load_inventory_file(BUNDLED_INVENTORY_DIR / filename).to_json()
     fresh = inventory_from_model(build_meta_model(config, class_name), config).to_json()
     assert fresh == bundled
+
+
+@pytest.mark.parametrize(("hub_id", "class_request"), [
+    ("Qwen/Qwen2.5-Omni-7B", "Qwen2_5OmniThinkerForConditionalGeneration"),  # a named sub-model class
+    ("Qwen/Qwen3.5-9B", "AutoModelForCausalLM"),  # an Auto class that maps to the text-only class
+    ("meta-llama/Llama-4-Scout-17B-16E-Instruct", "AutoModelForCausalLM"),
+])
+def test_sub_model_classes_read_their_part_of_the_config(tmp_path, hub_id, class_request):
+    """A class loaded from a composite checkpoint gets the module names transformers' own loading route gives
+    (the config class's from_pretrained, or the auto factory), built on the meta device from the same config.json."""
+    import warnings
+
+    import torch
+    import transformers
+
+    from loralint.resolve import Resolver
+
+    (tmp_path / "config.json").write_text((ZOO_DIR / hub_id.replace("/", "--") / "config.json").read_text())
+    with warnings.catch_warnings(), torch.device("meta"):
+        warnings.simplefilter("ignore")
+        if class_request.startswith("Auto"):
+            auto = getattr(transformers, class_request)
+            model = auto.from_config(transformers.AutoConfig.from_pretrained(tmp_path))
+        else:
+            cls = getattr(transformers, class_request)
+            model = cls._from_config(cls.config_class.from_pretrained(tmp_path))
+    _, inventory = Resolver(offline=True).inventory(hub_id, class_request)
+    assert [m.name for m in inventory.modules] == [name for name, _ in model.named_modules() if name]
+    assert inventory.model_class == type(model).__name__

@@ -1,9 +1,9 @@
-"""`text_only_dead` checked against real gradients.
+"""The dead set checked against real gradients, for text-only data and for data with images or audio.
 
 Each architecture is built small (widths divided, layer counts kept, so module names are the real
 ones), wrapped by PEFT with `all-linear` and `init_lora_weights=False`, run forward and backward once
-on text alone, on the CPU. The modules whose LoRA weights got no gradient must be exactly the
-modules loralint marks `text_only_dead`.
+on the CPU: on text alone, or with the media's real input tensors in the model's own token layout. The
+modules whose LoRA weights got no gradient must be exactly the modules loralint calls dead for that mix.
 """
 
 from __future__ import annotations
@@ -152,19 +152,6 @@ def test_forward_crash_table():
 
 
 # -- with images: what dies even when the vision tower runs (issue: dead adapters for every data mix) --------
-def _image_batch(model, config: dict, vocab: int):
-    """Input ids with the model's image tokens in place, and pixel values of the config's geometry."""
-    vision = config["vision_config"]
-    size, patch = vision.get("image_size", 336), vision.get("patch_size", 14)
-    image_tokens = (size // patch) ** 2  # the "default" strategy drops the CLS feature
-    token = config.get("image_token_id", config.get("image_token_index"))
-    text = torch.randint(0, min(vocab, 1000), (1, 8), generator=torch.Generator().manual_seed(0))
-    text[text == token] = 1
-    input_ids = torch.cat([torch.full((1, image_tokens), token), text], dim=1)
-    pixel_values = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
-    return input_ids, pixel_values
-
-
 @pytest.mark.parametrize("make", [lambda: zoo_config("llava-hf/llava-1.5-7b-hf")], ids=["llava-1.5"])
 def test_llava_with_images_leaves_the_discarded_vision_layer_dead(make):
     """One forward and backward WITH an image: every adapter trains but those of the vision layers after
@@ -182,10 +169,8 @@ def test_llava_with_images_leaves_the_discarded_vision_layer_dead(make):
         warnings.simplefilter("ignore")
         wrapped = peft.get_peft_model(model, lora)
     wrapped.train()
-    input_ids, pixel_values = _image_batch(model, config, model.get_input_embeddings().num_embeddings)
-    out = wrapped(input_ids=input_ids, pixel_values=pixel_values, attention_mask=torch.ones_like(input_ids),
-                  labels=input_ids)
-    out.loss.backward()
+    input_ids, extra = _clip_batch(config, model)  # the real geometry: 336 pixels, 576 image tokens
+    wrapped(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), labels=input_ids, **extra).loss.backward()
 
     no_grad, adapted = _untrained(wrapped)
     expected = {name for name in adapted if any(name.startswith(root + ".") for root in discarded)}
@@ -195,18 +180,39 @@ def test_llava_with_images_leaves_the_discarded_vision_layer_dead(make):
 def _fixed_image_batch(config: dict, image_tokens: int, token: int):
     """Input ids with `image_tokens` image tokens first, and pixel values of the vision tower's size."""
     size = config["vision_config"]["image_size"]
-    text = torch.randint(0, 1000, (1, 8), generator=torch.Generator().manual_seed(0))
-    text[text == token] = 1
-    input_ids = torch.cat([torch.full((1, image_tokens), token), text], dim=1)
+    input_ids = _media_first(torch.full((1, image_tokens), token), token)
     pixel_values = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
     return input_ids, {"pixel_values": pixel_values}
 
 
-def _gemma3_batch(config):
+def _media_first(media_ids, *special: int):
+    """The media's tokens, then eight text tokens that are none of the model's special tokens."""
+    text = torch.randint(0, 1000, (1, 8), generator=torch.Generator().manual_seed(0))
+    for token in special:
+        text[text == token] = 1
+    return torch.cat([media_ids, text], dim=1)
+
+
+def _counted_image_batch(token_key: str, pixels):
+    """As many image tokens as the model's own `get_image_features` yields for the pixels (anyres tiling,
+    pixel shuffles and merges included), so the batch has the model's image-token layout."""
+
+    def batch(config, model):
+        inputs = pixels(config)
+        with torch.no_grad():
+            features = model.model.get_image_features(**inputs, return_dict=True).pooler_output
+        count = sum(f.reshape(-1, f.shape[-1]).shape[0] for f in features)
+        token = config[token_key]
+        return _media_first(torch.full((1, count), token), token), inputs
+
+    return batch
+
+
+def _gemma3_batch(config, model):
     return _fixed_image_batch(config, config["mm_tokens_per_image"], config["image_token_index"])
 
 
-def _paligemma_batch(config):
+def _paligemma_batch(config, model):
     vision = config["vision_config"]
     image_tokens = (vision["image_size"] // vision["patch_size"]) ** 2
     input_ids, extra = _fixed_image_batch(config, image_tokens, config["image_token_index"])
@@ -215,27 +221,45 @@ def _paligemma_batch(config):
     return input_ids, extra
 
 
-def _qwen_vl_batch(config):
+def _clip_batch(config, model):
+    """LLaVA and VipLlava: one image of the tower's size, a token per patch (the CLS feature dropped)."""
+    vision = config["vision_config"]
+    return _fixed_image_batch(config, (vision["image_size"] // vision["patch_size"]) ** 2, config["image_token_index"])
+
+
+def _qwen_vl_batch(config, model):
     """A 4x4-patch image: flattened patches, its grid, and the merged tokens after a vision-start token."""
     vision = config["vision_config"]
     patch, temporal, merge = vision["patch_size"], vision["temporal_patch_size"], vision["spatial_merge_size"]
-    grid = torch.tensor([[1, 4, 4]])
-    text = torch.randint(0, 1000, (1, 8), generator=torch.Generator().manual_seed(0))
-    input_ids = torch.cat([torch.tensor([[config["vision_start_token_id"]]]),
-                           torch.full((1, 16 // (merge * merge)), config["image_token_id"]), text], dim=1)
+    image_token = config.get("image_token_id", config.get("image_token_index"))
+    input_ids = _media_first(torch.cat([torch.tensor([[config["vision_start_token_id"]]]),
+                                        torch.full((1, 16 // (merge * merge)), image_token)], dim=1), image_token)
     channels = vision.get("in_chans", vision.get("in_channels", 3))
     pixel_values = torch.randn(16, channels * temporal * patch * patch, generator=torch.Generator().manual_seed(1))
-    extra = {"pixel_values": pixel_values, "image_grid_thw": grid}
-    if config["model_type"] != "qwen2_5_vl":  # Qwen3-VL's M-RoPE reads the token types
-        extra["mm_token_type_ids"] = (input_ids == config["image_token_id"]).int()
+    extra = {"pixel_values": pixel_values, "image_grid_thw": torch.tensor([[1, 4, 4]])}
+    if config["model_type"] in ("qwen2_vl", "qwen3_vl"):  # their M-RoPE reads the token types
+        extra["mm_token_type_ids"] = (input_ids == image_token).int()
     return input_ids, extra
 
 
-def _mllama_batch(config):
+def _omni_audio_batch(config, model):
+    """Two seconds of mel features (200 frames) between the audio start and end tokens, with as many audio
+    tokens as the thinker's own audio encoder yields."""
+    frames = 200
+    features = torch.randn(1, config["audio_config"]["num_mel_bins"], frames, generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(1, frames, dtype=torch.long)
+    with torch.no_grad():
+        count = model.model.get_audio_features(features, mask, return_dict=True).last_hidden_state.shape[0]
+    token = config["audio_token_index"]
+    audio = torch.cat([torch.tensor([[config["audio_start_token_id"]]]), torch.full((1, count), token),
+                       torch.tensor([[config["audio_end_token_id"]]])], dim=1)
+    return _media_first(audio, token), {"input_features": features, "feature_attention_mask": mask}
+
+
+def _mllama_batch(config, model):
     """One image of four tiles (aspect ratio 2x2), its token first, and a cross-attention mask over all tiles."""
     size, tiles = config["vision_config"]["image_size"], config["vision_config"]["max_num_tiles"]
-    text = torch.randint(0, 1000, (1, 8), generator=torch.Generator().manual_seed(0))
-    input_ids = torch.cat([torch.tensor([[config["image_token_index"]]]), text], dim=1)
+    input_ids = _media_first(torch.tensor([[config["image_token_index"]]]), config["image_token_index"])
     pixel_values = torch.randn(1, 1, tiles, 3, size, size, generator=torch.Generator().manual_seed(1))
     ratios = config["vision_config"]["supported_aspect_ratios"]
     return input_ids, {"pixel_values": pixel_values, "aspect_ratio_ids": torch.tensor([[ratios.index([2, 2]) + 1]]),
@@ -252,12 +276,28 @@ def _open_gates(model) -> None:
                 parameter.fill_(0.5)
 
 
-def _idefics3_batch(config):
+def _idefics3_batch(config, model):
     vision = config["vision_config"]
     size = vision["image_size"]
     tokens = (size // vision["patch_size"]) ** 2 // config["scale_factor"] ** 2  # after the pixel shuffle
     input_ids, _ = _fixed_image_batch(config, tokens, config["image_token_id"])
     return input_ids, {"pixel_values": torch.randn(1, 1, 3, size, size, generator=torch.Generator().manual_seed(1))}
+
+
+def _anyres_pixels(config):
+    """A 50x100 image: LLaVA-NeXT's anyres picks the 56x112 grid, so the base view and two tiles of 56x56."""
+    return {"pixel_values": torch.randn(1, 3, 3, 56, 56, generator=torch.Generator().manual_seed(1)),
+            "image_sizes": torch.tensor([[50, 100]])}
+
+
+def _square_pixels(size: int, with_sizes: bool = False):
+    def pixels(config):
+        inputs = {"pixel_values": torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))}
+        if with_sizes:  # Pixtral reads each image's own size
+            inputs["image_sizes"] = torch.tensor([[size, size]])
+        return inputs
+
+    return pixels
 
 
 def _idefics3_geometry(config: dict) -> dict:
@@ -279,44 +319,126 @@ def _even_vision_heads(config: dict) -> dict:
     return config
 
 
-# name: (config factory, batch with an image, post-shrink fix)
-WITH_IMAGES = {
-    "gemma3": (lambda: zoo_config("google/gemma-3-4b-it"), _gemma3_batch, None),
-    "paligemma": (lambda: default_config("paligemma"), _paligemma_batch, None),
-    "qwen2_5_vl": (lambda: zoo_config("Qwen/Qwen2.5-VL-3B-Instruct"), _qwen_vl_batch, _even_vision_heads),
-    "qwen3_vl": (lambda: zoo_config("Qwen/Qwen3-VL-2B-Instruct"), _qwen_vl_batch, _even_vision_heads),
-    "mllama": (lambda: zoo_config("meta-llama/Llama-3.2-11B-Vision-Instruct"), _mllama_batch, _small_tiles),
-    "idefics3": (lambda: default_config("idefics3"), _idefics3_batch, _idefics3_geometry),
+def _small_llava(feature_layer=None, pinpoints: bool = False):
+    """56-pixel images (16 patches), a vocabulary that holds the image token (transformers' default LLaVA
+    configs place it just past the default Llama vocabulary), and optionally another `vision_feature_layer`."""
+
+    def fix(config: dict) -> dict:
+        config["vision_config"]["image_size"] = 56
+        config["text_config"]["vocab_size"] = max(config["text_config"]["vocab_size"], config["image_token_index"] + 1)
+        if pinpoints:
+            config["image_grid_pinpoints"] = [[56, 112], [112, 56]]
+        if feature_layer is not None:
+            config["vision_feature_layer"] = feature_layer
+        return config
+
+    return fix
+
+
+def _internvl_geometry(config: dict) -> dict:
+    config["vision_config"]["image_size"] = [56, 56]  # 4x4 patches, 2x2 tokens after the pixel shuffle
+    return config
+
+
+def _omni_thinker():
+    # the thinker's rope index reads vision_start_token_id, which its default config leaves out
+    return {**default_config("qwen2_5_omni")["thinker_config"], "vision_start_token_id": 151652}
+
+
+def _omni_fix(config: dict) -> dict:
+    return _even_vision_heads(_with_mrope([2, 3, 3])(config))
+
+
+TEXT_IMAGE, TEXT_AUDIO = frozenset({"text", "image"}), frozenset({"text", "audio"})
+OMNI_THINKER = "Qwen2_5OmniThinkerForConditionalGeneration"
+
+# name: (config factory, model class or None, batch(config, model) with the media, post-shrink fix, the mix)
+WITH_MEDIA = {
+    "gemma3": (lambda: zoo_config("google/gemma-3-4b-it"), None, _gemma3_batch, None, TEXT_IMAGE),
+    "paligemma": (lambda: default_config("paligemma"), None, _paligemma_batch, None, TEXT_IMAGE),
+    "qwen2_vl": (lambda: zoo_config("Qwen/Qwen2-VL-2B-Instruct"), None, _qwen_vl_batch, _even_vision_heads, TEXT_IMAGE),
+    "qwen2_5_vl": (lambda: zoo_config("Qwen/Qwen2.5-VL-3B-Instruct"), None, _qwen_vl_batch, _even_vision_heads, TEXT_IMAGE),
+    "qwen3_vl": (lambda: zoo_config("Qwen/Qwen3-VL-2B-Instruct"), None, _qwen_vl_batch, _even_vision_heads, TEXT_IMAGE),
+    "mllama": (lambda: zoo_config("meta-llama/Llama-3.2-11B-Vision-Instruct"), None, _mllama_batch, _small_tiles,
+               TEXT_IMAGE),
+    "idefics3": (lambda: default_config("idefics3"), None, _idefics3_batch, _idefics3_geometry, TEXT_IMAGE),
+    # vision_feature_layer = -2 (the last CLIP layer dead), anyres tiling
+    "llava_next": (lambda: default_config("llava_next"), None, _counted_image_batch("image_token_index", _anyres_pixels),
+                   _small_llava(pinpoints=True), TEXT_IMAGE),
+    # vision_feature_layer = -1 with the "full" strategy: the whole SigLIP tower trains
+    "llava_onevision": (lambda: default_config("llava_onevision"), None,
+                        _counted_image_batch("image_token_index", _anyres_pixels), _small_llava(pinpoints=True),
+                        TEXT_IMAGE),
+    # a list: the deepest entry (-2) decides
+    "vipllava": (lambda: default_config("vipllava"), None, _clip_batch, _small_llava(), TEXT_IMAGE),
+    # a positive index counts the embeddings as hidden state 0: [3, -20] reads layer 4, so 5-23 are dead
+    "llava_feature_layers_3_-20": (lambda: zoo_config("llava-hf/llava-1.5-7b-hf"), None, _clip_batch,
+                                   _small_llava([3, -20]), TEXT_IMAGE),
+    "mistral3": (lambda: zoo_config("mistralai/Devstral-Small-2-24B-Instruct"), None,
+                 _counted_image_batch("image_token_index", _square_pixels(56, with_sizes=True)), None, TEXT_IMAGE),
+    "internvl": (lambda: default_config("internvl"), None, _counted_image_batch("image_token_id", _square_pixels(56)),
+                 _internvl_geometry, TEXT_IMAGE),
+    "qwen2_5_omni_thinker_image": (_omni_thinker, OMNI_THINKER, _qwen_vl_batch, _omni_fix, TEXT_IMAGE),
+    "qwen2_5_omni_thinker_audio": (_omni_thinker, OMNI_THINKER, _omni_audio_batch, _omni_fix, TEXT_AUDIO),
 }
 
 
-@pytest.mark.parametrize("arch", list(WITH_IMAGES))
-def test_text_and_image_dead_matches_gradient(arch):
-    """With an image in the batch, the modules loralint calls dead for a text+image mix are exactly
-    those whose adapters get no gradient (none, for towers whose whole output reaches the language model)."""
+@pytest.mark.parametrize("arch", list(WITH_MEDIA))
+def test_dead_with_media_matches_gradient(arch):
+    """With an image (or audio) in the batch, the modules loralint calls dead for that mix are exactly those
+    whose adapters get no gradient: none for towers whose whole output reaches the language model, the
+    layers after `vision_feature_layer` for LLaVA-style models, the other modality's tower for omni models."""
     from loralint.analysis import Analysis
     from loralint.arch import discarded_vision_layers
 
-    make, batch, fix = WITH_IMAGES[arch]
+    make, model_class, batch, fix, mix = WITH_MEDIA[arch]
     config = shrink(make(), 8)
     if fix is not None:
         config = fix(config)
-    model = _real_model(config, None)
+    model = _real_model(config, model_class)
     _open_gates(model)
-    _, inventory = build(config, None)
+    _, inventory = build(config, model_class)
     analysis = Analysis(site=None, inventory=inventory)
     analysis.discarded = frozenset(discarded_vision_layers(inventory.model_type, config, inventory)[0])
-    text_and_image = frozenset({"text", "image"})
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         wrapped = peft.get_peft_model(model, peft.LoraConfig(target_modules="all-linear", init_lora_weights=False, r=2))
     wrapped.train()
-    input_ids, extra = batch(config)
+    input_ids, extra = batch(config, model)
     wrapped(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), labels=input_ids, **extra).loss.backward()
 
     no_grad, adapted = _untrained(wrapped)
-    expected = {m.name for m in inventory.modules if analysis.dead(m, text_and_image)} & adapted
+    expected = {m.name for m in inventory.modules if analysis.dead(m, mix)} & adapted
     assert no_grad == expected
-    # the same adapters are dead without the image: the comparison is not vacuous
-    assert {m.name for m in inventory.modules if analysis.dead(m, frozenset({"text"}))} & adapted
+    # the comparison is not vacuous: without the media, adapters are dead
+    assert {m.name for m in inventory.modules if analysis.dead(m, frozenset({"text"}))} & adapted - expected
+
+
+def test_omni_speech_output_never_trains():
+    """The whole Qwen2.5-Omni model wrapped, its thinker trained with audio (the whole model has no training
+    forward): the vision tower and the speech-output sub-models (talker, token2wav) get no gradient."""
+    from loralint.analysis import Analysis
+
+    config = _omni_thinker()
+    whole = default_config("qwen2_5_omni")
+    whole["thinker_config"] = config
+    whole = shrink(whole, 8)
+    whole = _with_mrope([2, 3, 3])(whole)
+    whole["thinker_config"]["vision_config"]["num_heads"] = 4
+    model = _real_model(whole, "Qwen2_5OmniForConditionalGeneration")
+    _, inventory = build(whole, "Qwen2_5OmniForConditionalGeneration")
+    analysis = Analysis(site=None, inventory=inventory)
+    assert analysis.speech_output == {"talker", "token2wav"}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wrapped = peft.get_peft_model(model, peft.LoraConfig(target_modules="all-linear", init_lora_weights=False, r=2))
+    wrapped.train()
+    thinker = wrapped.base_model.model.thinker
+    input_ids, extra = _omni_audio_batch(whole["thinker_config"], thinker)
+    thinker(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), labels=input_ids, **extra).loss.backward()
+
+    no_grad, adapted = _untrained(wrapped)
+    assert no_grad == {m.name for m in inventory.modules if analysis.dead(m, TEXT_AUDIO)} & adapted
+    assert {n.split(".")[0] for n in no_grad} == {"thinker", "talker", "token2wav"}

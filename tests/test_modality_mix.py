@@ -70,6 +70,15 @@ def test_omni_model_trained_on_images_never_runs_its_audio_tower(tmp_path):
     assert "visual" not in diag.message.split("adapters (")[1].split("which")[0]  # the vision tower trains
 
 
+
+def test_omni_model_trained_on_speech_never_runs_its_vision_tower(tmp_path):
+    # the vision blocks name their attention q, k, v; the audio encoder's are q_proj, k_proj, v_proj
+    path = script(tmp_path, "Qwen/Qwen2.5-Omni-7B", '["q", "v", "q_proj", "v_proj"]', cls=OMNI)
+    (diag,) = lint(path, modality="text+audio").diagnostics
+    assert diag.code == "LL001" and "with text+audio data" in diag.message
+    named = diag.message.split("adapters (")[1].split("which")[0]
+    assert "visual" in named and "audio_tower" not in named  # the audio tower trains
+
 def test_mllama_cross_attention_lives_only_with_images(tmp_path):
     path = script(tmp_path, "meta-llama/Llama-3.2-11B-Vision-Instruct", '["q_proj", "v_proj"]')
     assert lint(path, modality="text+image").diagnostics == []
@@ -102,3 +111,33 @@ def test_a_vision_projector_is_dead_with_audio_only_media(tmp_path):
     # with images the projector trains, and only the discarded vision layer is left
     (diag,) = lint(path, modality="text+image").diagnostics
     assert "multi_modal_projector" not in diag.message and "discards" in diag.message
+
+
+@pytest.mark.parametrize(("config", "dead_layers", "why"), [
+    ({"vision_feature_layer": -2}, [23], "vision_feature_layer = -2"),
+    ({"vision_feature_layer": -1}, [], "vision_feature_layer = -1"),
+    ({}, [23], "vision_feature_layer = -2, llava's default"),  # a config saved as a diff leaves the default out
+    ({"vision_feature_layer": [3, -20]}, list(range(5, 24)), "vision_feature_layer = [3, -20]"),  # the deepest read
+    ({"vision_feature_layer": 2}, list(range(2, 24)), "vision_feature_layer = 2"),  # hidden state 2: layer 1's output
+    ({"vision_feature_layers": [-2, -5, 6]}, [23], "vision_feature_layer = [-2, -5, 6]"),  # VipLlava's older key
+    ({"vision_feature_layer": 40}, [], ""),  # not a layer the tower has: the model fails to run, nothing to say
+    ({"vision_feature_layer": "last"}, [], ""),
+])
+def test_discarded_vision_layers_read_from_the_config(config, dead_layers, why):
+    from loralint.arch import discarded_vision_layers
+
+    _, inventory = Resolver(offline=True).inventory("llava-hf/llava-1.5-7b-hf")
+    discarded, said = discarded_vision_layers("llava", config, inventory)
+    assert discarded == {f"model.vision_tower.encoder.layers.{i}" for i in dead_layers}
+    assert said == why
+
+
+def test_vision_feature_layer_defaults_are_transformers_own():
+    """A config.json that leaves vision_feature_layer out gets the model type's default: the table must hold
+    transformers' own defaults, or a LLaVA-OneVision checkpoint would lose its last SigLIP layer to a -2."""
+    transformers = pytest.importorskip("transformers")
+    from loralint.arch import VISION_FEATURE_LAYER_DEFAULTS
+
+    for model_type, default in VISION_FEATURE_LAYER_DEFAULTS.items():
+        theirs = transformers.CONFIG_MAPPING[model_type]().vision_feature_layer
+        assert (list(theirs) if isinstance(theirs, tuple) else theirs) == default, model_type
