@@ -67,7 +67,9 @@ class Analysis:
             return True
         component = module.component
         if component == "vision":
-            return not mix & {"image", "video"}
+            medium = next((m for root, m in self.medium_towers.items()
+                           if module.name == root or module.name.startswith(root + ".")), None)
+            return medium not in mix if medium else not mix & {"image", "video"}
         if component == "audio":
             return "audio" not in mix
         if component == "projector":
@@ -75,6 +77,13 @@ class Analysis:
         if module.name in self.inventory.image_only:
             return "image" not in mix
         return False
+
+    @cached_property
+    def medium_towers(self) -> dict:
+        """Towers that encode one medium only (Video-LLaVA's image and video towers): {root: medium}."""
+        from .arch import medium_towers
+
+        return medium_towers(self.inventory)
 
     @cached_property
     def speech_output(self) -> frozenset:

@@ -54,11 +54,11 @@ def discarded_vision_layers(model_type: str, config: dict, inventory) -> tuple[s
     """Vision encoder layers (module names, the layer containers) whose output the model discards."""
     if model_type not in VISION_FEATURE_LAYER_DEFAULTS or not isinstance(config, dict):
         return set(), ""
-    vision_layers = {}
+    vision_layers: dict[int, list[str]] = {}  # index -> the layer in each tower (Video-LLaVA has two)
     for module in inventory.modules:
         found = re.search(r"\.(?:encoder\.)?layers?\.(\d+)$", module.name)
         if module.component == "vision" and found:
-            vision_layers[int(found.group(1))] = module.name
+            vision_layers.setdefault(int(found.group(1)), []).append(module.name)
     layer, stated = _vision_feature_layer(model_type, config)
     layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
     if not vision_layers or not layers or not all(isinstance(v, int) and not isinstance(v, bool) for v in layers):
@@ -68,9 +68,23 @@ def discarded_vision_layers(model_type: str, config: dict, inventory) -> tuple[s
     deepest = max(v - 1 if v >= 0 else count + v for v in layers)
     if not -1 <= deepest < count:  # a layer the tower does not have: the model fails, not loralint's case
         return set(), ""
-    discarded = {name for index, name in vision_layers.items() if index > deepest}
+    discarded = {name for index, names in vision_layers.items() if index > deepest for name in names}
     shown = list(layer) if isinstance(layer, tuple) else layer
     return discarded, f"vision_feature_layer = {shown}" + ("" if stated else f", {model_type}'s default")
+
+
+# Models with a tower per medium (model_type -> {tower attribute: the medium it encodes}): each tower runs only
+# on its own medium. Backed by tests/test_gradient.py (Video-LLaVA with an image, and with a video).
+MEDIUM_TOWERS = {
+    "video_llava": {"image_tower": "image", "video_tower": "video"},
+}
+
+
+def medium_towers(inventory) -> dict[str, str]:
+    """{tower module name: medium} for the model's single-medium towers."""
+    towers = MEDIUM_TOWERS.get(inventory.model_type, {})
+    return {m.name: towers[m.name.rsplit(".", 1)[-1]] for m in inventory.modules
+            if m.component == "vision" and m.name.rsplit(".", 1)[-1] in towers}
 
 
 # Omni models' speech-output sub-models (model_type -> their top-level names): they only run when the model

@@ -204,6 +204,7 @@ def inventory_from_model(model, config_dict: dict) -> Inventory:
                 total[parent] += total[name]
 
     projector_roots = _projector_roots(model, named, label_of_prefix) if multimodal else None
+    heads = {output_embedding} | _language_sub_model_heads(named, label_of_prefix)
 
     modules = []
     parameters = []
@@ -217,7 +218,7 @@ def inventory_from_model(model, config_dict: dict) -> Inventory:
                 for param_name, param in module.named_parameters(recurse=False)
                 if param.ndim in (2, 3)
             )
-        if name == output_embedding:
+        if name in heads:
             component = "head"
         elif patch_projectors and any(part in patch_projectors for part in name.split(".")):
             component = "projector"
@@ -248,6 +249,22 @@ def inventory_from_model(model, config_dict: dict) -> Inventory:
         arch.image_only_modules(inv.model_type, config_dict, inv.language_prefixes(), names)
     )
     return inv
+
+
+def _language_sub_model_heads(named, label_of_prefix: dict) -> set[str]:
+    """The output layers of sub-models that hold a language model (Qwen2.5-Omni's `thinker.lm_head`): they
+    compute the logits the loss reads, whatever the data. The whole model's own head is found apart."""
+    language = [prefix for prefix, label in label_of_prefix.items() if label == "language"]
+    modules = dict(named)
+    heads = set()
+    for prefix in label_of_prefix:
+        if not prefix or not any(lang == prefix or lang.startswith(prefix + ".") for lang in language):
+            continue
+        getter = getattr(modules.get(prefix), "get_output_embeddings", None)
+        head = getter() if callable(getter) else None
+        if head is not None:
+            heads.update(name for name, module in named if module is head)
+    return heads
 
 
 def _projector_roots(model, named, label_of_prefix) -> list[str] | None:

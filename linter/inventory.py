@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Bump when the stored shape or the way components are assigned changes: old caches are ignored.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: sub-models read their part of the config; a language sub-model's output layer is head
 
 # Module kinds, as PEFT's LoRA dispatcher sees them (peft/tuners/lora/layer.py: dispatch_default).
 LINEAR = "linear"  # torch.nn.Linear and subclasses

@@ -193,14 +193,14 @@ def _media_first(media_ids, *special: int):
     return torch.cat([media_ids, text], dim=1)
 
 
-def _counted_image_batch(token_key: str, pixels):
-    """As many image tokens as the model's own `get_image_features` yields for the pixels (anyres tiling,
-    pixel shuffles and merges included), so the batch has the model's image-token layout."""
+def _counted_image_batch(token_key: str, pixels, features_of: str = "get_image_features"):
+    """As many image (or video) tokens as the model's own `get_image_features` (`get_video_features`) yields
+    for the pixels (anyres tiling, pixel shuffles and merges included): the model's own token layout."""
 
     def batch(config, model):
         inputs = pixels(config)
         with torch.no_grad():
-            features = model.model.get_image_features(**inputs, return_dict=True).pooler_output
+            features = getattr(model.model, features_of)(**inputs, return_dict=True).pooler_output
         count = sum(f.reshape(-1, f.shape[-1]).shape[0] for f in features)
         token = config[token_key]
         return _media_first(torch.full((1, count), token), token), inputs
@@ -300,6 +300,21 @@ def _square_pixels(size: int, with_sizes: bool = False):
     return pixels
 
 
+def _video_llava_pixels(medium: str):
+    def pixels(config):
+        if medium == "image":
+            return {"pixel_values_images": torch.randn(1, 3, 56, 56, generator=torch.Generator().manual_seed(1))}
+        return {"pixel_values_videos": torch.randn(1, 8, 3, 56, 56, generator=torch.Generator().manual_seed(1))}
+
+    return pixels
+
+
+def _video_llava_geometry(config: dict) -> dict:
+    config = _small_llava()(config)
+    config["text_config"]["vocab_size"] = max(config["text_config"]["vocab_size"], config["video_token_index"] + 1)
+    return config
+
+
 def _idefics3_geometry(config: dict) -> dict:
     # a patch grid the pixel shuffle divides (8x8), and a vocabulary that holds the image token, which
     # transformers' default Idefics3 config places past its default text vocabulary
@@ -349,7 +364,7 @@ def _omni_fix(config: dict) -> dict:
     return _even_vision_heads(_with_mrope([2, 3, 3])(config))
 
 
-TEXT_IMAGE, TEXT_AUDIO = frozenset({"text", "image"}), frozenset({"text", "audio"})
+TEXT_IMAGE, TEXT_AUDIO, TEXT_VIDEO = frozenset({"text", "image"}), frozenset({"text", "audio"}), frozenset({"text", "video"})
 OMNI_THINKER = "Qwen2_5OmniThinkerForConditionalGeneration"
 
 # name: (config factory, model class or None, batch(config, model) with the media, post-shrink fix, the mix)
@@ -378,6 +393,13 @@ WITH_MEDIA = {
                  _counted_image_batch("image_token_index", _square_pixels(56, with_sizes=True)), None, TEXT_IMAGE),
     "internvl": (lambda: default_config("internvl"), None, _counted_image_batch("image_token_id", _square_pixels(56)),
                  _internvl_geometry, TEXT_IMAGE),
+    # a tower per medium: the video tower never runs on images, the image tower never on videos
+    "video_llava_image": (lambda: default_config("video_llava"), None,
+                          _counted_image_batch("image_token_index", _video_llava_pixels("image")), _video_llava_geometry,
+                          TEXT_IMAGE),
+    "video_llava_video": (lambda: default_config("video_llava"), None,
+                          _counted_image_batch("video_token_index", _video_llava_pixels("video"), "get_video_features"),
+                          _video_llava_geometry, TEXT_VIDEO),
     "qwen2_5_omni_thinker_image": (_omni_thinker, OMNI_THINKER, _qwen_vl_batch, _omni_fix, TEXT_IMAGE),
     "qwen2_5_omni_thinker_audio": (_omni_thinker, OMNI_THINKER, _omni_audio_batch, _omni_fix, TEXT_AUDIO),
 }

@@ -141,3 +141,43 @@ def test_vision_feature_layer_defaults_are_transformers_own():
     for model_type, default in VISION_FEATURE_LAYER_DEFAULTS.items():
         theirs = transformers.CONFIG_MAPPING[model_type]().vision_feature_layer
         assert (list(theirs) if isinstance(theirs, tuple) else theirs) == default, model_type
+
+
+def _two_tower_inventory():
+    """Video-LLaVA's shape: an image tower and a video tower of four layers each, a projector, a language model."""
+    from loralint.inventory import Inventory, Module
+
+    modules = []
+    for tower in ("image_tower", "video_tower"):
+        modules.append(Module(f"model.{tower}", "CLIPVisionModel", "other", "vision", (), 0))
+        for i in range(4):
+            modules.append(Module(f"model.{tower}.encoder.layers.{i}", "CLIPEncoderLayer", "other", "vision", (), 0))
+            modules.append(Module(f"model.{tower}.encoder.layers.{i}.mlp.fc1", "Linear", "linear", "vision", (8, 8), 64))
+    modules.append(Module("model.multi_modal_projector.linear_1", "Linear", "linear", "projector", (8, 8), 64))
+    modules.append(Module("model.language_model.layers.0.mlp.up_proj", "Linear", "linear", "language", (8, 8), 64))
+    return Inventory("video_llava", "VideoLlavaForConditionalGeneration", "5", "", True, None, modules)
+
+
+def test_a_tower_per_medium_runs_only_on_its_medium():
+    from loralint.analysis import Analysis
+    from loralint.arch import discarded_vision_layers
+
+    inventory = _two_tower_inventory()
+    analysis = Analysis(site=None, inventory=inventory)
+    discarded, why = discarded_vision_layers("video_llava", {}, inventory)
+    # the default -2 leaves the last layer of each tower discarded
+    assert discarded == {"model.image_tower.encoder.layers.3", "model.video_tower.encoder.layers.3"}
+    assert why == "vision_feature_layer = -2, video_llava's default"
+    analysis.discarded = frozenset(discarded)
+
+    def dead(*mix):
+        return {m.name for m in inventory.modules if m.kind == "linear" and analysis.dead(m, frozenset(mix))}
+
+    towers = {f"model.{t}.encoder.layers.{i}.mlp.fc1" for t in ("image_tower", "video_tower") for i in range(4)}
+    last_layers = {f"model.{t}.encoder.layers.3.mlp.fc1" for t in ("image_tower", "video_tower")}
+    video_tower = {n for n in towers if "video_tower" in n}
+    image_tower = towers - video_tower
+    assert dead("text", "image") == video_tower | last_layers
+    assert dead("text", "video") == image_tower | last_layers
+    assert dead("text", "image", "video") == last_layers
+    assert dead("text") == towers | {"model.multi_modal_projector.linear_1"}
