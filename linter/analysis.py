@@ -73,7 +73,12 @@ class Analysis:
         if component == "audio":
             return "audio" not in mix
         if component == "projector":
-            return not mix & self._projector_media
+            from .arch import projector_media
+
+            # with both kinds of tower, a projector whose path names one medium is fed by that tower alone
+            both_kinds = {"image", "audio"} <= self._projector_media
+            named = projector_media(module.name) if both_kinds else frozenset()
+            return not mix & (named or self._projector_media)
         if module.name in self.inventory.image_only:
             return "image" not in mix
         return False

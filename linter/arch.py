@@ -87,6 +87,24 @@ def medium_towers(inventory) -> dict[str, str]:
             if m.component == "vision" and m.name.rsplit(".", 1)[-1] in towers}
 
 
+# A projector of a model with both vision and audio towers is fed by one of them when its path names that
+# medium (Gemma 4's `embed_vision` and `embed_audio`): words in the module path -> the media that feed it.
+# A path naming no medium (`multi_modal_projector`) or both is fed by every tower the model has.
+# Backed by tests/test_gradient.py (Gemma 4 with an image, and with audio).
+PROJECTOR_MEDIUM_WORDS = {
+    "vision": ("image", "video"), "visual": ("image", "video"), "image": ("image", "video"), "img": ("image", "video"),
+    "video": ("image", "video"), "audio": ("audio",), "speech": ("audio",),
+}
+
+
+def projector_media(name: str) -> frozenset[str]:
+    """The media a projector's path names (empty when it names none, or names both kinds)."""
+    media = set()
+    for word in re.split(r"[._]", name):
+        media.update(PROJECTOR_MEDIUM_WORDS.get(word, ()))
+    return frozenset() if {"audio", "image"} <= media else frozenset(media)
+
+
 # Omni models' speech-output sub-models (model_type -> their top-level names): they only run when the model
 # generates speech, never in the thinker's training forward, so their adapters get no gradient from any data.
 # Backed by tests/test_gradient.py (the whole Qwen2.5-Omni model wrapped, its thinker trained with audio).

@@ -300,6 +300,29 @@ def _square_pixels(size: int, with_sizes: bool = False):
     return pixels
 
 
+def _gemma4_image_batch(config, model):
+    """A 6x6-patch image (flattened patches and their x, y positions), pooled 3x3 into the model's soft tokens."""
+    patch, side = config["vision_config"]["patch_size"], 6
+    pixel_values = torch.randn(1, side * side, 3 * patch * patch, generator=torch.Generator().manual_seed(1))
+    positions = torch.tensor([[[x, y] for y in range(side) for x in range(side)]])
+    with torch.no_grad():
+        count = sum(f.shape[0] for f in model.model.get_image_features(pixel_values, positions).pooler_output)
+    token = config["image_token_id"]
+    input_ids = _media_first(torch.full((1, count), token), token)
+    return input_ids, {"pixel_values": pixel_values, "image_position_ids": positions,
+                       "mm_token_type_ids": (input_ids == token).long()}
+
+
+def _gemma4_audio_batch(config, model):
+    """160 frames of 128 mel bins, with as many audio tokens as the audio tower's subsampling yields."""
+    features = torch.randn(1, 160, 128, generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(1, 160, dtype=torch.bool)
+    with torch.no_grad():
+        count = model.model.get_audio_features(features, mask, return_dict=True).pooler_output.shape[1]
+    token = config["audio_token_id"]
+    return _media_first(torch.full((1, count), token), token), {"input_features": features, "input_features_mask": mask}
+
+
 def _video_llava_pixels(medium: str):
     def pixels(config):
         if medium == "image":
@@ -400,6 +423,9 @@ WITH_MEDIA = {
     "video_llava_video": (lambda: default_config("video_llava"), None,
                           _counted_image_batch("video_token_index", _video_llava_pixels("video"), "get_video_features"),
                           _video_llava_geometry, TEXT_VIDEO),
+    # vision and audio towers with a projector each (embed_vision, embed_audio): the other medium's pair is dead
+    "gemma4_image": (lambda: zoo_config("google/gemma-4-E2B-it"), None, _gemma4_image_batch, None, TEXT_IMAGE),
+    "gemma4_audio": (lambda: zoo_config("google/gemma-4-E2B-it"), None, _gemma4_audio_batch, None, TEXT_AUDIO),
     "qwen2_5_omni_thinker_image": (_omni_thinker, OMNI_THINKER, _qwen_vl_batch, _omni_fix, TEXT_IMAGE),
     "qwen2_5_omni_thinker_audio": (_omni_thinker, OMNI_THINKER, _omni_audio_batch, _omni_fix, TEXT_AUDIO),
 }

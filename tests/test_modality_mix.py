@@ -181,3 +181,16 @@ def test_a_tower_per_medium_runs_only_on_its_medium():
     assert dead("text", "video") == image_tower | last_layers
     assert dead("text", "image", "video") == last_layers
     assert dead("text") == towers | {"model.multi_modal_projector.linear_1"}
+
+
+def test_a_projector_named_for_one_medium_is_fed_by_that_tower_alone(tmp_path):
+    """Gemma 4 has a vision and an audio tower, each with its projector (embed_vision, embed_audio)."""
+    path = script(tmp_path, "google/gemma-4-E2B-it", '"all-linear"')
+    (analysis,) = Linter(Settings(root=tmp_path), Resolver(offline=True), modality="text+image").lint_path(path).analyses
+    dead = {a.module.name.split(".")[1] for a in analysis.dead_modules}
+    assert dead == {"audio_tower", "embed_audio"}
+    (analysis,) = Linter(Settings(root=tmp_path), Resolver(offline=True), modality="text+audio").lint_path(path).analyses
+    assert {a.module.name.split(".")[1] for a in analysis.dead_modules} == {"vision_tower", "embed_vision"}
+    (analysis,) = Linter(Settings(root=tmp_path), Resolver(offline=True), modality="text").lint_path(path).analyses
+    assert {a.module.name.split(".")[1] for a in analysis.dead_modules} == {"vision_tower", "embed_vision",
+                                                                          "audio_tower", "embed_audio"}
