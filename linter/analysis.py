@@ -154,6 +154,8 @@ def _match_site(analysis: Analysis, resolver: Resolver, overrides: Overrides) ->
     if analysis.model is not None and analysis.model.via:
         analysis.notes.append(f"model {analysis.model.via}")
     _apply_era(analysis, overrides)
+    if site.submodule and not _root_at_submodule(analysis):
+        return
     built = analysis.inventory.model_class
     if overrides.model and not overrides.model_class and site.model_class and site.model_class != built:
         analysis.notes.append(f"--model {ref} was built as {built}, not as the script's {site.model_class}")
@@ -214,6 +216,21 @@ def project_era(site: Site, overrides: Overrides):
         if pin is not None and pin.version:
             return era_of(pin.version, f"pinned in {pin.source}")
     return era_of(None, "loralint's own")
+
+
+def _root_at_submodule(analysis: Analysis) -> bool:
+    """LoRA on a part of the model (`get_peft_model(model.thinker, ...)`): match on that part's names."""
+    part = analysis.site.submodule
+    rooted = analysis.inventory.rooted_at(part)
+    if rooted is None:
+        analysis.problems.append(Problem(
+            Kind.MODEL_UNRESOLVED, f"LoRA is applied to `.{part}` of the model, and "
+            f"{analysis.inventory.model_class} has no module `{part}`"))
+        return False
+    analysis.inventory = rooted
+    if analysis.other_era_inventory is not None:
+        analysis.other_era_inventory = analysis.other_era_inventory.rooted_at(part)
+    return True
 
 
 def _model_class(site: Site, overrides: Overrides) -> str | None:

@@ -81,14 +81,34 @@ def _alternation(items) -> str:
     return items[0] if len(items) == 1 else "(?:" + "|".join(items) + ")"
 
 
-def verify(inventory: Inventory, spec: LoraSpec, expected: dict[str, int]) -> bool:
+def _selection(inventory: Inventory, spec: LoraSpec) -> dict[str, int] | None:
+    """{module: LoRA parameters} PEFT would adapt with this spec, or None if it would refuse or crash."""
     try:
         result = match(inventory, spec)
     except re.error:
-        return False
+        return None
     if result.error or result.forward_crash:
-        return False
-    return {a.module.name: a.params for a in result.adapted} == expected
+        return None
+    return {a.module.name: a.params for a in result.adapted}
+
+
+def verify(inventory: Inventory, spec: LoraSpec, expected: dict[str, int]) -> bool:
+    return _selection(inventory, spec) == expected
+
+
+def _verified(inventory: Inventory, spec: LoraSpec, candidate: str, expected: dict[str, int]) -> str | None:
+    """The candidate if it selects exactly the live modules; if it selects them and a few more (a Conv3d
+    `patch_embed.proj` sharing a leaf name with the Linear `attn.proj`), the candidate minus those names."""
+    selected = _selection(inventory, replace(spec, target_modules=candidate))
+    if selected == expected:
+        return candidate
+    if selected is None or any(selected.get(name) != params for name, params in expected.items()):
+        return None
+    extra = sorted(set(selected) - set(expected), key=natural_key)
+    if len(extra) > 16:
+        return None
+    narrowed = rf"(?!{_alternation(re.escape(name) for name in extra)}$)(?:{candidate})"
+    return narrowed if verify(inventory, replace(spec, target_modules=narrowed), expected) else None
 
 
 LANGUAGE_ONLY = "target only the language model"
@@ -101,7 +121,9 @@ def _target_candidates(inventory: Inventory, spec: LoraSpec, live: list[str], de
     if isinstance(targets, (list, tuple)):
         leaves = [t for t in dict.fromkeys(targets) if any(suffix_match(n, t) for n in live)]
     else:
-        leaves = list(dict.fromkeys(n.rsplit(".", 1)[-1] for n in live))
+        # a numbered leaf (`merger.mlp.0`) keeps its parent: `0` alone would also name every layer 0
+        leaves = list(dict.fromkeys(".".join(n.split(".")[-2:]) if n.rsplit(".", 1)[-1].isdigit() and "." in n
+                                    else n.rsplit(".", 1)[-1] for n in live))
     # a pattern of the user's own is kept as written; a list or all-linear becomes the leaf names it hit
     own_pattern = isinstance(targets, str) and targets.lower() != ALL_LINEAR
     suffix = "(" + "|".join(re.escape(leaf) for leaf in leaves) + ")"
@@ -173,8 +195,11 @@ def generic_plan(analysis: Analysis, expected: dict, dead: set, also: dict | Non
         return None, "no exclude_modules pattern leaves exactly the live modules"
 
     subtrees = dead_roots(inventory, dead, analysis.dead)
-    valid = [(candidate, message) for candidate, message in _target_candidates(inventory, spec, list(expected), subtrees)
-             if verify(inventory, replace(spec, target_modules=candidate), expected)]
+    valid = []
+    for candidate, message in _target_candidates(inventory, spec, list(expected), subtrees):
+        checked = _verified(inventory, spec, candidate, expected)
+        if checked is not None:
+            valid.append((checked, message))
     if not valid:
         return None, "no anchored pattern selects exactly the live modules"
     both = [(c, m) for c, m in valid if _valid_in_other_era(analysis, spec, c)]

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # Bump when the stored shape or the way components are assigned changes: old caches are ignored.
@@ -93,6 +93,23 @@ class Inventory:
             parameters=[(module, param, tuple(shape)) for module, param, shape in data.get("parameters", ())],
             source=source,
         )
+
+    def rooted_at(self, prefix: str) -> "Inventory | None":
+        """The part of the model under `prefix` (LoRA applied to `model.thinker`), with names relative to it as
+        PEFT sees them; None when the model has no module of that name."""
+        cut = len(prefix) + 1
+        if not any(m.name == prefix for m in self.modules):
+            return None
+        modules = [replace(m, name=m.name[cut:]) for m in self.modules if m.name.startswith(prefix + ".")]
+        if self.output_embedding and self.output_embedding.startswith(prefix + "."):
+            output = self.output_embedding[cut:]
+        else:  # a language sub-model's own output layer (Qwen2.5-Omni's thinker.lm_head)
+            heads = [m.name for m in modules if m.component == "head"]
+            output = heads[0] if len(heads) == 1 else None
+        return replace(
+            self, model_class=f"{self.model_class}.{prefix}", output_embedding=output, modules=modules,
+            image_only=frozenset(n[cut:] for n in self.image_only if n.startswith(prefix + ".")),
+            parameters=[(m[cut:], p, shape) for m, p, shape in self.parameters if m.startswith(prefix + ".")])
 
     def text_only_dead(self, module: Module) -> bool:
         return module.component in ("vision", "audio", "projector") or module.name in self.image_only

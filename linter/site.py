@@ -40,6 +40,7 @@ class Site:
     modality: str = "unknown"  # text | multimodal | unknown
     evidence: list[Evidence] = field(default_factory=list)
     relative_to: Path | None = None  # where relative model paths start
+    submodule: str = ""  # the part of the loaded model LoRA is applied to (`thinker` for get_peft_model(model.thinker))
     problem: object = None  # problems.Problem: why the front end could not give the settings (not statically known)
     frontend: str = "python"  # the registry name of the front end whose semantics apply (fixes, spelling)
     # Where each LoRA setting's value sits in the file, and how it was found (literal, constant,

@@ -30,15 +30,20 @@ CASES = [
     ("Qwen/Qwen2.5-Omni-7B", "Qwen2_5OmniThinkerForConditionalGeneration", '"all-linear"', "text+audio", "model.visual"),
     ("Qwen/Qwen2.5-Omni-7B", "Qwen2_5OmniThinkerForConditionalGeneration", '["q_proj", "v_proj", "fc1"]', "text+image",
      "model.audio_tower"),
+    # the whole model loaded, LoRA applied to its thinker: get_peft_model(model.thinker, ...)
+    ("Qwen/Qwen2.5-Omni-7B", "Qwen2_5OmniForConditionalGeneration.thinker", '"all-linear"', "text+image",
+     "model.audio_tower"),
 ]
 
 
 @pytest.mark.parametrize(("hub_id", "model_class", "targets", "mix", "dead_root"), CASES)
 def test_media_fix_adapts_exactly_what_trains(tmp_path: Path, hub_id, model_class, targets, mix, dead_root):
+    model_class, _, part = model_class.partition(".")
     path = tmp_path / "train.py"
     path.write_text(f"from peft import LoraConfig, get_peft_model\nfrom transformers import {model_class}\n"
                     f"model = {model_class}.from_pretrained('{hub_id}')\n"
-                    f"model = get_peft_model(model, LoraConfig(target_modules={targets}))  # loralint: modality={mix}\n")
+                    f"model = get_peft_model(model{'.' + part if part else ''}, LoraConfig(target_modules={targets}))"
+                    f"  # loralint: modality={mix}\n")
     result = Linter(Settings(root=tmp_path), Resolver(offline=True)).lint_path(path)
     (analysis,) = result.analyses
     dead = {a.module.name for a in analysis.dead_modules}
@@ -51,5 +56,7 @@ def test_media_fix_adapts_exactly_what_trains(tmp_path: Path, hub_id, model_clas
     assert plan.field == "target_modules" and len(plan.value) < 400  # a pattern, not a list of every name
 
     model, _ = build(zoo_config(hub_id), model_class)
+    model = getattr(model, part) if part else model
+    assert peft_adapted(model, analysis.spec)[0] == {a.module.name: a.params for a in analysis.result.adapted}
     adapted, _ = peft_adapted(model, replace(analysis.spec, target_modules=plan.value))
     assert adapted == live

@@ -194,3 +194,33 @@ def test_a_projector_named_for_one_medium_is_fed_by_that_tower_alone(tmp_path):
     (analysis,) = Linter(Settings(root=tmp_path), Resolver(offline=True), modality="text").lint_path(path).analyses
     assert {a.module.name.split(".")[1] for a in analysis.dead_modules} == {"vision_tower", "embed_vision",
                                                                           "audio_tower", "embed_audio"}
+
+
+@pytest.mark.parametrize("apply", [
+    "model = get_peft_model(model.thinker, config)",
+    "thinker = model.thinker\nthinker = get_peft_model(thinker, config)",
+    "model = model.thinker\nmodel = get_peft_model(model, config)",
+])
+def test_lora_on_a_part_of_the_model_is_matched_on_that_parts_names(tmp_path, apply):
+    """The whole Qwen2.5-Omni loaded, LoRA applied to its thinker: PEFT sees `model.audio_tower...`, not
+    `thinker.model.audio_tower...`, and the fix must be written in those names."""
+    path = tmp_path / "train.py"
+    path.write_text("from peft import LoraConfig, get_peft_model\nfrom transformers import Qwen2_5OmniForConditionalGeneration\n"
+                    "model = Qwen2_5OmniForConditionalGeneration.from_pretrained('Qwen/Qwen2.5-Omni-7B')\n"
+                    "config = LoraConfig(target_modules=['q_proj', 'v_proj'])  # loralint: modality=text+image\n"
+                    f"{apply}\n")
+    (diag,) = lint(path).diagnostics
+    assert diag.code == "LL001" and "`model.audio_tower`" in diag.message and "thinker." not in diag.message
+    assert diag.fix.edits[0].content == r'r"model\.language_model\..*\.(q_proj|v_proj)"'
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(["check", "--offline", "--fix", str(path)])
+    assert lint(path).diagnostics == []
+
+
+def test_lora_on_a_part_the_model_does_not_have_is_ll901(tmp_path):
+    path = tmp_path / "train.py"
+    path.write_text("from peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForImageTextToText\n"
+                    "model = AutoModelForImageTextToText.from_pretrained('google/gemma-3-4b-it')\n"
+                    "model = get_peft_model(model.thinker, LoraConfig(target_modules=['q_proj']))\n")
+    (diag,) = lint(path).diagnostics
+    assert diag.code == "LL901" and "applied to `.thinker` of the model" in diag.message

@@ -4,7 +4,7 @@ each is applied to and the spans a fix may rewrite."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
@@ -60,6 +60,7 @@ class _ModelLoad:
     cls: str
     ref: object
     ref_reason: str
+    submodule: str = ""  # the part of the loaded model that gets LoRA: get_peft_model(model.thinker, ...)
 
 
 def extract_sites(pyfile: PythonFile) -> list[Site]:
@@ -130,21 +131,23 @@ def _consumers(pyfile: PythonFile, call: cst.Call, var: str | None):
 
 def _model_for(pyfile: PythonFile, call: cst.Call, var: str | None, loads, kind: str):
     """(reference, class, reason when unknown) of the model a LoRA config is applied to."""
-    model_arg = None
+    model_arg, applied_at = None, call
     if kind.startswith("unsloth"):
         model_arg = _positional(call, 0) or _kw(call, "model")
     else:
         for consumer in _consumers(pyfile, call, var):
             model_arg = _kw(consumer, "model") or _positional(consumer, 0)
             if model_arg is not None and model_arg is not call:
+                applied_at = consumer
                 break
             model_arg = None
+    model_arg, submodule = _submodule_of(pyfile, model_arg, loads, applied_at)
     if isinstance(model_arg, cst.Name):
         # the load that assigned this name last before the LoRA call (a later cell may load another model)
         named = [load for load in loads if load.var == model_arg.value]
         earlier = [load for load in named if _before(pyfile, load.call, call)]
         if earlier or named:
-            return (earlier or named)[-1]
+            return replace((earlier or named)[-1], submodule=submodule)
     elif model_arg is not None:
         value, reason = pyfile.evaluate(model_arg)
         if isinstance(value, str):
@@ -159,6 +162,35 @@ def _model_for(pyfile: PythonFile, call: cst.Call, var: str | None, loads, kind:
     if len(refs) > 1:
         return _ModelLoad(call, None, "", UNKNOWN, "several models are loaded in this file; cannot tell which one gets LoRA")
     return _ModelLoad(call, None, "", UNKNOWN, "no from_pretrained(...) call names the base model")
+
+
+def _submodule_of(pyfile: PythonFile, node, loads, applied_at) -> tuple[object, str]:
+    """`model.thinker` (or a name assigned it once) -> (the `model` node, "thinker"): LoRA goes on a part of a
+    loaded model, whose module names are relative to that part."""
+    loaded = {load.var for load in loads if load.var}
+    given, seen = node, 0
+    while isinstance(node, cst.Name) and node.value not in loaded and seen < 8:
+        # `thinker = model.thinker` (a later `thinker = get_peft_model(thinker, ...)` wraps the same part)
+        parts_of = [v for v in pyfile.collector.assignments.get(node.value, []) if isinstance(v, cst.Attribute)]
+        if len(parts_of) != 1:
+            break
+        node, seen = parts_of[0], seen + 1
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if parts and isinstance(node, cst.Name) and node.value in loaded:
+        return node, ".".join(reversed(parts))
+    if isinstance(given, cst.Name) and given.value in loaded:
+        # `model = model.thinker` after the load, before LoRA is applied
+        for value in pyfile.collector.assignments.get(given.value, []):
+            chain, root = [], value
+            while isinstance(root, cst.Attribute):
+                chain.append(root.attr.value)
+                root = root.value
+            if chain and isinstance(root, cst.Name) and root.value == given.value and _before(pyfile, value, applied_at):
+                return given, ".".join(reversed(chain))
+    return given, ""
 
 
 def _before(pyfile: PythonFile, first, second) -> bool:
@@ -244,7 +276,7 @@ def _sites_from_values(pyfile, call, var, kind, loads, span_of, evaluated, unkno
         load = _model_for(pyfile, call, var, loads, kind)
     sites = []
     for variant, chosen, ref in _readings(values, load.ref):
-        reading = _ModelLoad(load.call, load.var, load.cls, ref, load.ref_reason)
+        reading = replace(load, ref=ref)
         site = _build_site(pyfile, call, kind, chosen, origins, spans, unknown, dict_node, reading, span_of)
         site.variant = variant
         sites.append(site)
@@ -323,6 +355,7 @@ def _build_site(pyfile, call, kind, values, origins, spans, unknown, dict_node, 
         anchor=spans.get(anchor_field) if anchor_field else _last_arg_span(call, span_of),
     )
     site.call_span = call_span
+    site.submodule = load.submodule
     if load.ref is UNKNOWN:
         site.problem = Problem(Kind.MODEL_NOT_STATIC, f"the base model is not statically known: {load.ref_reason} "
                                "(name it with --model)")
