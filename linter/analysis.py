@@ -154,7 +154,8 @@ def _match_site(analysis: Analysis, resolver: Resolver, overrides: Overrides) ->
     if analysis.model is not None and analysis.model.via:
         analysis.notes.append(f"model {analysis.model.via}")
     _apply_era(analysis, overrides)
-    if site.submodule and not _root_at_submodule(analysis):
+    part = frontends.for_site(site).submodule_for(site, analysis.model.config if analysis.model else None)
+    if part and not _root_at_submodule(analysis, part):
         return
     built = analysis.inventory.model_class
     if overrides.model and not overrides.model_class and site.model_class and site.model_class != built:
@@ -218,10 +219,12 @@ def project_era(site: Site, overrides: Overrides):
     return era_of(None, "loralint's own")
 
 
-def _root_at_submodule(analysis: Analysis) -> bool:
+def _root_at_submodule(analysis: Analysis, part: str) -> bool:
     """LoRA on a part of the model (`get_peft_model(model.thinker, ...)`): match on that part's names."""
-    part = analysis.site.submodule
-    rooted = analysis.inventory.rooted_at(part)
+    config = analysis.model.config if analysis.model is not None else None
+    sub_config = config.get(f"{part}_config") if isinstance(config, dict) else None
+    part_type = sub_config.get("model_type") if isinstance(sub_config, dict) else None
+    rooted = analysis.inventory.rooted_at(part, part_type if isinstance(part_type, str) else None)
     if rooted is None:
         analysis.problems.append(Problem(
             Kind.MODEL_UNRESOLVED, f"LoRA is applied to `.{part}` of the model, and "
@@ -229,7 +232,7 @@ def _root_at_submodule(analysis: Analysis) -> bool:
         return False
     analysis.inventory = rooted
     if analysis.other_era_inventory is not None:
-        analysis.other_era_inventory = analysis.other_era_inventory.rooted_at(part)
+        analysis.other_era_inventory = analysis.other_era_inventory.rooted_at(part, rooted.model_type)
     return True
 
 

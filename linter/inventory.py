@@ -94,9 +94,9 @@ class Inventory:
             source=source,
         )
 
-    def rooted_at(self, prefix: str) -> "Inventory | None":
+    def rooted_at(self, prefix: str, model_type: str | None = None) -> "Inventory | None":
         """The part of the model under `prefix` (LoRA applied to `model.thinker`), with names relative to it as
-        PEFT sees them; None when the model has no module of that name."""
+        PEFT sees them (and the part's own model_type, when known); None when the model has no such module."""
         cut = len(prefix) + 1
         if not any(m.name == prefix for m in self.modules):
             return None
@@ -107,7 +107,8 @@ class Inventory:
             heads = [m.name for m in modules if m.component == "head"]
             output = heads[0] if len(heads) == 1 else None
         return replace(
-            self, model_class=f"{self.model_class}.{prefix}", output_embedding=output, modules=modules,
+            self, model_type=model_type or self.model_type, model_class=f"{self.model_class}.{prefix}",
+            output_embedding=output, modules=modules,
             image_only=frozenset(n[cut:] for n in self.image_only if n.startswith(prefix + ".")),
             parameters=[(m[cut:], p, shape) for m, p, shape in self.parameters if m.startswith(prefix + ".")])
 

@@ -139,6 +139,31 @@ def test_llamafactory_v1_string_target_is_a_name_not_a_pattern(tmp_path):
     assert [d.code for d in result.diagnostics] == ["LL004"]
 
 
+OMNI_LF = """model_name_or_path: Qwen/Qwen2.5-Omni-7B
+stage: sft
+do_train: true
+finetuning_type: lora
+lora_target: all
+dataset: mllm_demo
+template: qwen2_omni
+output_dir: saves/omni
+"""
+
+
+def test_llamafactory_trains_the_omni_thinker_and_its_demo_media(tmp_path):
+    """load_model keeps `model.thinker` of the Omni models, a composite model LLaMA-Factory knows: with its
+    freeze flags on (the default) `all` stays on the language model."""
+    assert lint(write(tmp_path, "omni.yaml", OMNI_LF)).diagnostics == []
+    text = OMNI_LF.replace("lora_target: all", "lora_target: q_proj,v_proj\nfreeze_vision_tower: false")
+    result = lint(write(tmp_path, "omni_tower.yaml", text))
+    (diag,) = result.diagnostics
+    assert result.analyses[0].inventory.model_class == "Qwen2_5OmniForConditionalGeneration.thinker"
+    # mllm_demo holds images: the audio tower (in the thinker's names) never trains
+    assert diag.code == "LL001" and "`model.audio_tower`" in diag.message and "with text+image data" in diag.message
+    audio = OMNI_LF.replace("mllm_demo", "mllm_audio_demo").replace("lora_target: all", "lora_target: q_proj,v_proj\nfreeze_vision_tower: false")
+    assert lint(write(tmp_path, "omni_audio.yaml", audio)).diagnostics == []
+
+
 # -- Unsloth ------------------------------------------------------------------------------------------------------
 def test_unsloth_moe_experts_become_target_parameters(tmp_path):
     path = write(tmp_path, "moe.py", "from unsloth import FastModel\nmodel, tok = FastModel.from_pretrained('Qwen/Qwen3.5-35B-A3B')\n"

@@ -77,6 +77,10 @@ class FrontEnd:
         return f"  {self.comment} loralint: ignore[{code}]" if self.comment else None
 
     # -- the semantics of its sites -------------------------------------------------------------------
+    def submodule_for(self, site: Site, config: dict | None) -> str:
+        """The part of the loaded model the trainer applies LoRA to, given the model's config ("" = all of it)."""
+        return site.submodule
+
     def spec_for(self, site: Site, inventory):
         """The LoRA settings as the trainer hands them to PEFT on this model (may raise: the trainer refuses)."""
         return site.lora

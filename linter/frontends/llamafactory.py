@@ -23,7 +23,10 @@ KEYS = {"finetuning_type", "lora_target", "stage", "template", "freeze_vision_to
 # the bundled demo datasets (data/dataset_info.json), by what they carry
 TEXT_DEMO_DATASETS = {"identity", "alpaca_en_demo", "alpaca_zh_demo", "glaive_toolcall_en_demo",
                       "glaive_toolcall_zh_demo", "c4_demo", "dpo_en_demo", "dpo_zh_demo", "kto_en_demo"}
-MEDIA_DEMO_DATASETS = {"mllm_demo", "mllm_audio_demo", "mllm_video_demo", "mllm_video_audio_demo"}
+THINKER_MODEL_TYPES = {"qwen2_5_omni", "qwen3_omni_moe"}
+# ... and the media each demo's columns hold (its data/dataset_info.json)
+MEDIA_DEMO_DATASETS = {"mllm_demo": ("image",), "mllm_audio_demo": ("audio",), "mllm_video_demo": ("video",),
+                       "mllm_video_audio_demo": ("video", "audio")}
 
 
 def targets_for(inventory, *, targets, freeze_vision, freeze_projector, freeze_language):
@@ -79,6 +82,10 @@ class LlamaFactory(Trainer):
                                 "freeze_multi_modal_projector": "freeze_multi_modal_projector", "r": "lora_rank"})
         return site
 
+    def submodule_for(self, site: Site, config: dict | None) -> str:
+        # model/loader.py: load_model trains `model.thinker` of the Omni models
+        return "thinker" if (config or {}).get("model_type") in THINKER_MODEL_TYPES else ""
+
     def spec_for(self, site: Site, inventory):
         flags = site.flags
         return replace(site.lora, target_modules=targets_for(
@@ -117,7 +124,9 @@ class LlamaFactory(Trainer):
                     continue
                 add("text", f"dataset {name} has only text columns (dataset_info.json)", "dataset")
             elif name in MEDIA_DEMO_DATASETS:
-                add("multimodal", f"dataset {name} carries media", "dataset")
+                for medium in MEDIA_DEMO_DATASETS[name]:
+                    add(medium, f"dataset {name} is LLaMA-Factory's demo of {' and '.join(MEDIA_DEMO_DATASETS[name])} data",
+                        "dataset")
             elif name in TEXT_DEMO_DATASETS:
                 add("text", f"dataset {name} is text-only", "dataset")
             elif dataset_evidence(name) is not None:
@@ -168,6 +177,10 @@ class LlamaFactoryV1(Trainer):
         site.spans.pop("target_modules", None) if nested is None else None
         site.origins = {}  # a string here is a list entry: no pattern can be written into it
         return site
+
+    def submodule_for(self, site: Site, config: dict | None) -> str:
+        # model/loader.py: load_model trains `model.thinker` of the Omni models
+        return "thinker" if (config or {}).get("model_type") in THINKER_MODEL_TYPES else ""
 
     def spec_for(self, site: Site, inventory):
         if site.lora.target_modules == ["all"]:
