@@ -143,8 +143,9 @@ def _target_candidates(inventory: Inventory, spec: LoraSpec, live: list[str], de
             # keep the user's own pattern, anchored to the language model
             yield rf"(?={prefix}\.)(?:{targets})", LANGUAGE_ONLY
     # the user's targets minus the dead sub-trees (media data: a tower lives, a discarded layer does not)
-    if dead_subtrees and len(dead_subtrees) <= 16:
-        excluded = _alternation(re.escape(r) for r in dead_subtrees)
+    # many discarded layers of one tower factor into `layers\.(?:5|6|...)`
+    excluded = _factored([re.escape(r) for r in dead_subtrees], dead_subtrees) if dead_subtrees else ""
+    if dead_subtrees and (len(dead_subtrees) <= 16 or len(excluded) <= 400):
         chosen = targets if own_pattern else rf"(?:.*\.)?(?:{'|'.join(re.escape(t) for t in leaves)})"
         shown = ", ".join(f"`{r}`" for r in dead_subtrees[:3])
         more = f" and {len(dead_subtrees) - 3} more" if len(dead_subtrees) > 3 else ""

@@ -101,7 +101,8 @@ def gradient_sink(ctx: RuleContext, condition: str) -> SinkFinding | None:
         parts.append(f"{_names(speech)}, which only {'run' if len(speech) > 1 else 'runs'} when the model generates "
                      "speech, never in a training forward, so they never train with any data")
     if discarded:
-        parts.append(f"{_names(discarded)}, which runs but whose output {inventory.model_class.split('For')[0]} discards "
+        parts.append(f"{_names(discarded)}, which {'runs' if len(discarded) == 1 else 'run'} but whose output "
+                     f"{inventory.model_class.split('For')[0]} discards "
                      f"({analysis.discarded_why}), so they never train even with images")
     message += "; and on ".join(parts)
     if analysis.site.dead_note:

@@ -4,6 +4,7 @@ parameters each (a tower that trains stays adapted; a discarded layer or the oth
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,6 +31,9 @@ CASES = [
     ("Qwen/Qwen2.5-Omni-7B", "Qwen2_5OmniThinkerForConditionalGeneration", '"all-linear"', "text+audio", "model.visual"),
     ("Qwen/Qwen2.5-Omni-7B", "Qwen2_5OmniThinkerForConditionalGeneration", '["q_proj", "v_proj", "fc1"]', "text+image",
      "model.audio_tower"),
+    # a local copy whose config reads layers [3, -20]: layers 5-23 are discarded, one factored exclusion
+    ("llava-hf/llava-1.5-7b-hf+vision_feature_layer=[3,-20]", "LlavaForConditionalGeneration", '"all-linear"',
+     "text+image", "model.vision_tower.encoder.layers.23"),
     # the whole model loaded, LoRA applied to its thinker: get_peft_model(model.thinker, ...)
     ("Qwen/Qwen2.5-Omni-7B", "Qwen2_5OmniForConditionalGeneration.thinker", '"all-linear"', "text+image",
      "model.audio_tower"),
@@ -39,6 +43,14 @@ CASES = [
 @pytest.mark.parametrize(("hub_id", "model_class", "targets", "mix", "dead_root"), CASES)
 def test_media_fix_adapts_exactly_what_trains(tmp_path: Path, hub_id, model_class, targets, mix, dead_root):
     model_class, _, part = model_class.partition(".")
+    hub_id, _, override = hub_id.partition("+")
+    config = zoo_config(hub_id)
+    if override:
+        key, _, value = override.partition("=")
+        config[key] = json.loads(value)
+        (tmp_path / "model").mkdir()
+        (tmp_path / "model" / "config.json").write_text(json.dumps(config))
+        hub_id = "./model"
     path = tmp_path / "train.py"
     path.write_text(f"from peft import LoraConfig, get_peft_model\nfrom transformers import {model_class}\n"
                     f"model = {model_class}.from_pretrained('{hub_id}')\n"
@@ -55,7 +67,7 @@ def test_media_fix_adapts_exactly_what_trains(tmp_path: Path, hub_id, model_clas
     assert plan is not None, why
     assert plan.field == "target_modules" and len(plan.value) < 400  # a pattern, not a list of every name
 
-    model, _ = build(zoo_config(hub_id), model_class)
+    model, _ = build(config, model_class)
     model = getattr(model, part) if part else model
     assert peft_adapted(model, analysis.spec)[0] == {a.module.name: a.params for a in analysis.result.adapted}
     adapted, _ = peft_adapted(model, replace(analysis.spec, target_modules=plan.value))
