@@ -224,3 +224,11 @@ def test_lora_on_a_part_the_model_does_not_have_is_ll901(tmp_path):
                     "model = get_peft_model(model.thinker, LoraConfig(target_modules=['q_proj']))\n")
     (diag,) = lint(path).diagnostics
     assert diag.code == "LL901" and "applied to `.thinker` of the model" in diag.message
+
+
+@pytest.mark.parametrize(("keyword", "medium"), [("images", "image"), ("videos", "video"), ("audio", "audio")])
+def test_a_processor_keyword_names_its_medium(tmp_path, keyword, medium):
+    path = script(tmp_path, "llava-hf/llava-1.5-7b-hf", '"all-linear"')
+    path.write_text(path.read_text() + f"batch = processor(text=['hi'], {keyword}=media)\n")
+    (analysis,) = lint(path).analyses
+    assert analysis.modality == f"text+{medium}" and f"passes {keyword}= to processor" in analysis.site.evidence[0].reason

@@ -63,7 +63,7 @@ def modality_evidence(pyfile: PythonFile, base_dir: Path) -> tuple[str | None, l
         for arg in call.args:
             kw = arg.keyword.value if arg.keyword else None
             if kw in ("images", "videos", "audio", "audios") and not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
-                add("multimodal", f"passes {kw}= to {name or 'a call'}", call)
+                add(_medium(kw), f"passes {kw}= to {name or 'a call'}", call)
             elif kw == "dataset_text_field":
                 add("text", "sets dataset_text_field", call)
             elif kw == "processing_class" and "tokenizer" in (_dotted(arg.value) or "").lower():
