@@ -232,3 +232,15 @@ def test_a_processor_keyword_names_its_medium(tmp_path, keyword, medium):
     path.write_text(path.read_text() + f"batch = processor(text=['hi'], {keyword}=media)\n")
     (analysis,) = lint(path).analyses
     assert analysis.modality == f"text+{medium}" and f"passes {keyword}= to processor" in analysis.site.evidence[0].reason
+
+
+def test_qwen_omni_video_with_its_sound_track_trains_the_audio_tower(tmp_path):
+    """The Qwen Omni cookbook's `processor(..., videos=videos, use_audio_in_video=True)`: videos bring audio too."""
+    path = script(tmp_path, "Qwen/Qwen2.5-Omni-7B", '["q_proj", "v_proj"]', cls="Qwen2_5OmniThinkerForConditionalGeneration")
+    text = path.read_text() + "inputs = processor(text=texts, videos=videos, use_audio_in_video=True)\n"
+    path.write_text(text)
+    (analysis,) = lint(path).analyses
+    assert analysis.mix == {"text", "video", "audio"} and analysis.dead_modules == []
+    path.write_text(text.replace("use_audio_in_video=True", "use_audio_in_video=False"))
+    (diag,) = lint(path).diagnostics
+    assert "`model.audio_tower`" in diag.message and "with text+video data" in diag.message

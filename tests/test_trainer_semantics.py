@@ -162,6 +162,11 @@ def test_llamafactory_trains_the_omni_thinker_and_its_demo_media(tmp_path):
     assert diag.code == "LL001" and "`model.audio_tower`" in diag.message and "with text+image data" in diag.message
     audio = OMNI_LF.replace("mllm_demo", "mllm_audio_demo").replace("lora_target: all", "lora_target: q_proj,v_proj\nfreeze_vision_tower: false")
     assert lint(write(tmp_path, "omni_audio.yaml", audio)).diagnostics == []
+    video = OMNI_LF.replace("mllm_demo", "mllm_video_demo").replace("lora_target: all", "lora_target: q_proj,v_proj\nfreeze_vision_tower: false")
+    (diag,) = lint(write(tmp_path, "omni_video.yaml", video)).diagnostics
+    assert "`model.audio_tower`" in diag.message and "with text+video data" in diag.message
+    # the videos' sound track goes through the audio tower
+    assert lint(write(tmp_path, "omni_video_sound.yaml", video + "use_audio_in_video: true\n")).diagnostics == []
 
 
 # -- Unsloth ------------------------------------------------------------------------------------------------------

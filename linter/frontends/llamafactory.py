@@ -111,6 +111,8 @@ class LlamaFactory(Trainer):
         return FixPlan(off[0], True, "let LLaMA-Factory freeze the vision tower and projector", also or None), ""
 
     def evidence(self, data: dict, keys: dict, path: Path, add) -> None:
+        if data.get("use_audio_in_video") is True:
+            add("audio", "use_audio_in_video feeds the videos' sound to the audio tower", "use_audio_in_video")
         names = comma_list(data.get("dataset")) or []
         info = _dataset_info(path.parent / str(data.get("dataset_dir", "data")))
         for name in names:

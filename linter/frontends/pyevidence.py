@@ -19,6 +19,7 @@ MULTIMODAL_NAMES = {
     "pixel_values": "handles pixel_values",
     "load_image": "loads images",
     "fetch_image": "loads images",
+    "process_mm_info": "uses qwen_omni_utils.process_mm_info",
 }
 TEXT_NAMES = {
     "DataCollatorForLanguageModeling": "uses DataCollatorForLanguageModeling",
@@ -52,7 +53,7 @@ def modality_evidence(pyfile: PythonFile, base_dir: Path) -> tuple[str | None, l
         elif name in TEXT_NAMES:
             seen.add(name)
             add("text", TEXT_NAMES[name], node)
-        elif name.startswith("import:PIL") or name in ("import:qwen_vl_utils",):
+        elif name.startswith("import:PIL") or name in ("import:qwen_vl_utils", "import:qwen_omni_utils"):
             seen.add(name)
             add("multimodal", f"imports {name[7:]}", node)
     for call, _ in c.calls:
@@ -64,6 +65,9 @@ def modality_evidence(pyfile: PythonFile, base_dir: Path) -> tuple[str | None, l
             kw = arg.keyword.value if arg.keyword else None
             if kw in ("images", "videos", "audio", "audios") and not (isinstance(arg.value, cst.Name) and arg.value.value == "None"):
                 add(_medium(kw), f"passes {kw}= to {name or 'a call'}", call)
+            elif kw == "use_audio_in_video" and pyfile.evaluate(arg.value)[0] is True:
+                # Qwen Omni: a video's sound track goes through the audio tower
+                add("audio", f"passes use_audio_in_video=True to {name or 'a call'}", call)
             elif kw == "dataset_text_field":
                 add("text", "sets dataset_text_field", call)
             elif kw == "processing_class" and "tokenizer" in (_dotted(arg.value) or "").lower():
