@@ -242,6 +242,23 @@ def _qwen_vl_batch(config, model):
     return input_ids, extra
 
 
+def _qwen_video_batch(config, model):
+    """A video of two temporal patches (four frames) of 4x4 patches, its merged tokens after a vision-start token."""
+    vision = config["vision_config"]
+    patch, temporal, merge = vision["patch_size"], vision["temporal_patch_size"], vision["spatial_merge_size"]
+    token = config.get("video_token_id", config.get("video_token_index"))
+    input_ids = _media_first(torch.cat([torch.tensor([[config["vision_start_token_id"]]]),
+                                        torch.full((1, 2 * 16 // (merge * merge)), token)], dim=1), token)
+    pixel_values = torch.randn(2 * 16, 3 * temporal * patch * patch, generator=torch.Generator().manual_seed(1))
+    extra = {"pixel_values_videos": pixel_values, "video_grid_thw": torch.tensor([[2, 4, 4]])}
+    # seconds per temporal patch, which their M-RoPE reads (each model names it its own way)
+    if config["model_type"] == "qwen2_5_vl":
+        extra["second_per_grid_ts"] = torch.tensor([1.0])
+    else:
+        extra["video_second_per_grid"] = torch.tensor([1.0])
+    return input_ids, extra
+
+
 def _omni_audio_batch(config, model):
     """Two seconds of mel features (200 frames) between the audio start and end tokens, with as many audio
     tokens as the thinker's own audio encoder yields."""
@@ -426,6 +443,9 @@ WITH_MEDIA = {
     # vision and audio towers with a projector each (embed_vision, embed_audio): the other medium's pair is dead
     "gemma4_image": (lambda: zoo_config("google/gemma-4-E2B-it"), None, _gemma4_image_batch, None, TEXT_IMAGE),
     "gemma4_audio": (lambda: zoo_config("google/gemma-4-E2B-it"), None, _gemma4_audio_batch, None, TEXT_AUDIO),
+    "qwen2_5_vl_video": (lambda: zoo_config("Qwen/Qwen2.5-VL-3B-Instruct"), None, _qwen_video_batch, _even_vision_heads,
+                         TEXT_VIDEO),
+    "qwen2_5_omni_thinker_video": (_omni_thinker, OMNI_THINKER, _qwen_video_batch, _omni_fix, TEXT_VIDEO),
     "qwen2_5_omni_thinker_image": (_omni_thinker, OMNI_THINKER, _qwen_vl_batch, _omni_fix, TEXT_IMAGE),
     "qwen2_5_omni_thinker_audio": (_omni_thinker, OMNI_THINKER, _omni_audio_batch, _omni_fix, TEXT_AUDIO),
 }
