@@ -63,12 +63,11 @@ class Analysis:
     def dead(self, module, mix: frozenset | None = None) -> bool:
         """Does this module's adapter get no gradient from data of this mix (default: the site's; unknown: text)?"""
         mix = mix if mix is not None else (self.mix or frozenset({"text"}))
-        if any(module.name == root or module.name.startswith(root + ".") for root in self.discarded | self.speech_output):
+        if within(module.name, self.discarded | self.speech_output):
             return True
         component = module.component
         if component == "vision":
-            medium = next((m for root, m in self.medium_towers.items()
-                           if module.name == root or module.name.startswith(root + ".")), None)
+            medium = next((m for root, m in self.medium_towers.items() if within(module.name, (root,))), None)
             return medium not in mix if medium else not mix & {"image", "video"}
         if component == "audio":
             return "audio" not in mix
@@ -123,6 +122,11 @@ class Analysis:
     @property
     def dead_params(self) -> int:
         return sum(a.params for a in self.dead_modules)
+
+
+def within(name: str, roots) -> bool:
+    """Is the module `name` one of these sub-trees' roots, or inside one?"""
+    return any(name == root or name.startswith(root + ".") for root in roots)
 
 
 def analyze(site: Site, resolver: Resolver, overrides: Overrides = Overrides()) -> Analysis:

@@ -82,13 +82,16 @@ def make_config(config_dict: dict):
         raise BuildError(
             f"model_type {model_type!r} is not known to transformers {transformers.__version__}"
         )
-    config_cls = CONFIG_MAPPING[model_type]
+    return _config_from_dict(CONFIG_MAPPING[model_type], config_dict, "the config")
+
+
+def _config_from_dict(config_cls, config_dict: dict, what: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return config_cls.from_dict(dict(config_dict))
     except Exception as exc:  # transformers raises many kinds on bad configs
-        raise BuildError(f"transformers rejected the config: {type(exc).__name__}: {exc}") from None
+        raise BuildError(f"transformers rejected {what}: {type(exc).__name__}: {exc}") from None
 
 
 LEGACY_AUTO_CLASSES = {"AutoModelForVision2Seq": "AutoModelForImageTextToText"}
@@ -343,12 +346,7 @@ def _config_for_class(config, config_dict: dict, cls):
         sub = next((v for v in config_dict.values() if isinstance(v, dict) and v.get("model_type") == own_type), None)
     if sub is None:
         return config
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return config_class.from_dict(dict(sub))
-    except Exception as exc:  # transformers raises many kinds on bad configs
-        raise BuildError(f"transformers rejected the {own_type} part of the config: {type(exc).__name__}: {exc}") from None
+    return _config_from_dict(config_class, sub, f"the {own_type} part of the config")
 
 
 def build_inventory(config_dict: dict, class_request: str | None) -> Inventory:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .analysis import Analysis
+from .analysis import Analysis, within
 from .diagnostics import SAFE, UNSAFE, Diagnostic, Fix, human_count
 from .fixes import FixPlan, dead_roots, plan_fix
 from .matching import match, suffix_match
@@ -83,8 +83,8 @@ def gradient_sink(ctx: RuleContext, condition: str) -> SinkFinding | None:
     total_count = len(analysis.result.adapted)
     dead_params, total_params = analysis.dead_params, analysis.total_params
     roots = dead_roots(inventory, {a.module.name for a in analysis.dead_modules}, analysis.dead)
-    discarded = [r for r in roots if any(r == d or r.startswith(d + ".") for d in analysis.discarded)]
-    speech = [r for r in roots if any(r == d or r.startswith(d + ".") for d in analysis.speech_output)]
+    discarded = [r for r in roots if within(r, analysis.discarded)]
+    speech = [r for r in roots if within(r, analysis.speech_output)]
     absent = [r for r in roots if r not in discarded and r not in speech]
     share = 100 * dead_params / total_params if total_params else 0
     message = (f"{dead_count} of {total_count} adapters ({human_count(dead_params)} of {human_count(total_params)} "

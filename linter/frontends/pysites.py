@@ -175,22 +175,25 @@ def _submodule_of(pyfile: PythonFile, node, loads, applied_at) -> tuple[object, 
         if len(parts_of) != 1:
             break
         node, seen = parts_of[0], seen + 1
+    root, part = _attribute_chain(node)
+    if part and isinstance(root, cst.Name) and root.value in loaded:
+        return root, part
+    if isinstance(given, cst.Name) and given.value in loaded:
+        # `model = model.thinker` after the load, before LoRA is applied
+        for value in pyfile.collector.assignments.get(given.value, []):
+            root, part = _attribute_chain(value)
+            if part and isinstance(root, cst.Name) and root.value == given.value and _before(pyfile, value, applied_at):
+                return given, part
+    return given, ""
+
+
+def _attribute_chain(node) -> tuple[object, str]:
+    """`model.thinker.model` -> (the `model` node, "thinker.model"); anything else -> (node, "")."""
     parts = []
     while isinstance(node, cst.Attribute):
         parts.append(node.attr.value)
         node = node.value
-    if parts and isinstance(node, cst.Name) and node.value in loaded:
-        return node, ".".join(reversed(parts))
-    if isinstance(given, cst.Name) and given.value in loaded:
-        # `model = model.thinker` after the load, before LoRA is applied
-        for value in pyfile.collector.assignments.get(given.value, []):
-            chain, root = [], value
-            while isinstance(root, cst.Attribute):
-                chain.append(root.attr.value)
-                root = root.value
-            if chain and isinstance(root, cst.Name) and root.value == given.value and _before(pyfile, value, applied_at):
-                return given, ".".join(reversed(chain))
-    return given, ""
+    return node, ".".join(reversed(parts))
 
 
 def _before(pyfile: PythonFile, first, second) -> bool:
