@@ -180,10 +180,6 @@ class LlamaFactoryV1(Trainer):
         site.origins = {}  # a string here is a list entry: no pattern can be written into it
         return site
 
-    def submodule_for(self, site: Site, config: dict | None) -> str:
-        # model/loader.py: load_model trains `model.thinker` of the Omni models
-        return "thinker" if (config or {}).get("model_type") in THINKER_MODEL_TYPES else ""
-
     def spec_for(self, site: Site, inventory):
         if site.lora.target_modules == ["all"]:
             return replace(site.lora, target_modules=v1_linear_names(inventory))
